@@ -1,0 +1,43 @@
+#include <strata/callbacks/callback.h>
+
+namespace strata {
+
+CallbackList::CallbackList(std::vector<std::shared_ptr<Callback>> callbacks, Model* model,
+                           const TrainingParams& params)
+    : callbacks_(std::move(callbacks)) {
+  for (auto& callback : callbacks_) {
+    callback->set_model(model);
+    callback->set_params(params);
+    needs_batch_logs_ = needs_batch_logs_ || callback->needs_batch_logs();
+  }
+}
+
+// Each hook forwards to every callback; the macros keep the fourteen forwarders from drifting apart.
+#define STRATA_FORWARD_LOGS(hook) \
+  void CallbackList::hook(const Logs& logs) { \
+    for (auto& callback : callbacks_) callback->hook(logs); \
+  }
+#define STRATA_FORWARD_INDEXED(hook, Index) \
+  void CallbackList::hook(Index index, const Logs& logs) { \
+    for (auto& callback : callbacks_) callback->hook(index, logs); \
+  }
+
+STRATA_FORWARD_LOGS(on_train_begin)
+STRATA_FORWARD_LOGS(on_train_end)
+STRATA_FORWARD_INDEXED(on_epoch_begin, int)
+STRATA_FORWARD_INDEXED(on_epoch_end, int)
+STRATA_FORWARD_INDEXED(on_train_batch_begin, int64_t)
+STRATA_FORWARD_INDEXED(on_train_batch_end, int64_t)
+STRATA_FORWARD_LOGS(on_test_begin)
+STRATA_FORWARD_LOGS(on_test_end)
+STRATA_FORWARD_INDEXED(on_test_batch_begin, int64_t)
+STRATA_FORWARD_INDEXED(on_test_batch_end, int64_t)
+STRATA_FORWARD_LOGS(on_predict_begin)
+STRATA_FORWARD_LOGS(on_predict_end)
+STRATA_FORWARD_INDEXED(on_predict_batch_begin, int64_t)
+STRATA_FORWARD_INDEXED(on_predict_batch_end, int64_t)
+
+#undef STRATA_FORWARD_LOGS
+#undef STRATA_FORWARD_INDEXED
+
+}  // namespace strata

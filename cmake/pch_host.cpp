@@ -1,0 +1,1 @@
+// Compiled only to host the precompiled ATen header that executables reuse.

@@ -1,0 +1,17 @@
+#include <nlohmann/json.hpp>
+#include <strata/layers/activation.h>
+
+namespace strata::layers {
+
+Activation::Activation(activations::Function activation, std::string name)
+    : Layer("Activation", std::move(name)), activation_(std::move(activation)) {}
+
+at::Tensor Activation::call(const at::Tensor& inputs, bool training) { return activation_(inputs); }
+
+nlohmann::json Activation::get_config() const {
+  nlohmann::json config = Layer::get_config();
+  config["activation"] = activation_.name();
+  return config;
+}
+
+}  // namespace strata::layers

@@ -1,0 +1,54 @@
+#include <ATen/ATen.h>
+#include <nlohmann/json.hpp>
+#include <strata/core/error.h>
+#include <strata/layers/dense.h>
+
+namespace strata::layers {
+
+Dense::Dense(int64_t units, DenseOptions options) : Layer("Dense", options.name), units_(units), options_(std::move(options)) {
+  if (units_ <= 0) throw ValueError(describe() + ": expected units > 0, got " + std::to_string(units_));
+  set_input_spec({.min_ndim = 2});
+}
+
+void Dense::build(const Shape& input_shape) {
+  const int64_t input_dim = input_shape.back();
+  if (input_dim == kNone)
+    throw ShapeError(describe() + ": the last dimension of the input must be known, got " + format_shape(input_shape));
+  kernel_ = add_weight("kernel", {input_dim, units_}, options_.kernel_initializer);
+  if (options_.use_bias) bias_ = add_weight("bias", {units_}, options_.bias_initializer);
+  set_input_spec({.min_ndim = 2, .axes = {{-1, input_dim}}});
+}
+
+at::Tensor Dense::call(const at::Tensor& inputs, bool training) {
+  if (!inputs.is_floating_point())
+    throw ValueError(describe() + ": expected a floating-point input, got dtype " + std::string(c10::toString(inputs.scalar_type())));
+  at::Tensor outputs;
+  if (inputs.dim() == 2 && bias_.defined()) {
+    outputs = at::addmm(bias_, inputs, kernel_);  // one fused kernel for the common 2-D case
+  } else {
+    outputs = at::matmul(inputs, kernel_);
+    if (bias_.defined()) outputs = outputs + bias_;
+  }
+  return options_.activation.is_linear() ? outputs : options_.activation(outputs);
+}
+
+Shape Dense::compute_output_shape(const Shape& input_shape) const {
+  Shape out = input_shape;
+  out.back() = units_;
+  return out;
+}
+
+nlohmann::json Dense::get_config() const {
+  nlohmann::json config = Layer::get_config();
+  config["units"] = units_;
+  config["activation"] = options_.activation.name();
+  config["use_bias"] = options_.use_bias;
+  config["kernel_initializer"] = initializers::serialize(*options_.kernel_initializer);
+  config["bias_initializer"] = initializers::serialize(*options_.bias_initializer);
+  for (const char* key : {"kernel_regularizer", "bias_regularizer", "activity_regularizer", "kernel_constraint",
+                          "bias_constraint"})
+    config[key] = nullptr;
+  return config;
+}
+
+}  // namespace strata::layers

@@ -1,0 +1,29 @@
+#include <nlohmann/json.hpp>
+#include <strata/core/error.h>
+#include <strata/layers/input_layer.h>
+
+namespace strata::layers {
+
+InputLayer::InputLayer(Shape shape, std::string name) : Layer("InputLayer", name.empty() ? "" : std::move(name)) {
+  for (int64_t d : shape)
+    if (d <= 0 && d != kNone)
+      throw ValueError(describe() + ": shape entries must be positive or None, got " + format_dims(shape));
+  batch_shape_ = shape;
+  batch_shape_.insert(batch_shape_.begin(), kNone);
+  InputSpec spec{.ndim = static_cast<int64_t>(batch_shape_.size())};
+  for (size_t axis = 1; axis < batch_shape_.size(); ++axis)
+    if (batch_shape_[axis] != kNone) spec.axes[static_cast<int64_t>(axis)] = batch_shape_[axis];
+  set_input_spec(spec);
+  ensure_built(batch_shape_);
+  record_output_shape(batch_shape_);
+}
+
+nlohmann::json InputLayer::get_config() const {
+  nlohmann::json shape = nlohmann::json::array();
+  for (int64_t d : batch_shape_) shape.push_back(d == kNone ? nlohmann::json(nullptr) : nlohmann::json(d));
+  return {{"batch_input_shape", shape}, {"dtype", "float32"}, {"sparse", false}, {"ragged", false}, {"name", name()}};
+}
+
+InputLayer Input(Shape shape, std::string name) { return InputLayer(std::move(shape), std::move(name)); }
+
+}  // namespace strata::layers

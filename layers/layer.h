@@ -1,0 +1,123 @@
+#pragma once
+// The Layer contract (DESIGN.md §4): weights through add_weight, sub-layers through track(), lazy build
+// from the first input shape, call(inputs, training), compute_output_shape and get_config.
+
+#include <ATen/core/Tensor.h>
+#include <nlohmann/json_fwd.hpp>
+#include <strata/core/initializers.h>
+#include <strata/core/ref.h>
+#include <strata/core/shape.h>
+
+#include <concepts>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace strata {
+
+// What a layer accepts, checked on every call with an error that names the layer (Keras' InputSpec).
+struct InputSpec {
+  std::optional<int64_t> ndim;       // exact rank, batch included
+  std::optional<int64_t> min_ndim;   // minimum rank
+  std::map<int64_t, int64_t> axes;   // axis (negative counts from the end) -> required size
+};
+
+// One weight of a layer. `name` is local ("kernel"); path() gives Keras' "dense/kernel".
+struct Variable {
+  std::string name;
+  at::Tensor value;
+  bool trainable;
+};
+
+class Layer {
+ public:
+  // `class_name` is the Keras class ("Dense"); an empty `name` becomes a unique snake_case one ("dense_1").
+  explicit Layer(std::string class_name, std::string name = "");
+  virtual ~Layer() = default;
+  Layer(Layer&&) = default;
+  Layer(const Layer&) = delete;
+  Layer& operator=(const Layer&) = delete;
+  Layer& operator=(Layer&&) = delete;
+
+  // Checks the input, builds on first use, runs call() and records the output shape.
+  at::Tensor operator()(const at::Tensor& inputs, bool training = false);
+
+  // Creates the weights for inputs of `input_shape` (batch dimension None) unless already built.
+  void ensure_built(const Shape& input_shape);
+
+  virtual at::Tensor call(const at::Tensor& inputs, bool training) = 0;
+  virtual Shape compute_output_shape(const Shape& input_shape) const { return input_shape; }
+  // Keras' config: name, trainable, dtype, plus each layer's own arguments.
+  virtual nlohmann::json get_config() const;
+
+  const std::string& name() const { return name_; }
+  const std::string& class_name() const { return class_name_; }
+  bool built() const { return built_; }
+  // Batch-None shapes of the last build input and the last output; empty before they are known.
+  const Shape& build_input_shape() const { return build_input_shape_; }
+  const Shape& output_shape() const { return output_shape_; }
+
+  bool trainable() const { return trainable_; }
+  void set_trainable(bool trainable);
+
+  // Own variables in creation order, then each sub-layer's, recursively.
+  std::vector<Variable> variables() const;
+  std::vector<at::Tensor> weights() const;
+  std::vector<at::Tensor> trainable_weights() const;
+  std::vector<at::Tensor> non_trainable_weights() const;
+  int64_t count_params() const;
+
+  // Copies of the weights, and the inverse; set_weights checks every shape before it copies any.
+  std::vector<at::Tensor> get_weights() const;
+  void set_weights(const std::vector<at::Tensor>& weights);
+
+  const std::vector<std::shared_ptr<Layer>>& sublayers() const { return sublayers_; }
+
+  // "Dense 'dense_2'", the way error messages name a layer.
+  std::string describe() const;
+
+ protected:
+  virtual void build(const Shape& input_shape) {}
+
+  at::Tensor add_weight(const std::string& name, const Shape& shape,
+                        const initializers::Spec& initializer = "glorot_uniform", bool trainable = true);
+
+  // Registers a sub-layer so its weights count as this layer's; returns it typed for the caller to keep.
+  template <class L>
+    requires std::derived_from<std::decay_t<L>, Layer>
+  std::shared_ptr<std::decay_t<L>> track(L&& layer) {
+    auto held = std::make_shared<std::decay_t<L>>(std::forward<L>(layer));
+    sublayers_.push_back(held);
+    return held;
+  }
+  template <class L>
+  std::shared_ptr<L> track(std::shared_ptr<L> layer) {
+    sublayers_.push_back(layer);
+    return layer;
+  }
+  void untrack(const std::shared_ptr<Layer>& layer);
+
+  void set_input_spec(InputSpec spec) { input_spec_ = std::move(spec); }
+  void record_output_shape(Shape shape) { output_shape_ = std::move(shape); }
+
+ private:
+  void check_input(const at::Tensor& inputs) const;
+  void collect_variables(std::vector<Variable>& out, bool parent_trainable) const;
+
+  std::string class_name_;
+  std::string name_;
+  bool trainable_ = true;
+  bool built_ = false;
+  Shape build_input_shape_;
+  Shape output_shape_;
+  InputSpec input_spec_;
+  std::vector<Variable> variables_;
+  std::vector<std::shared_ptr<Layer>> sublayers_;
+};
+
+using LayerRef = Ref<Layer>;
+
+}  // namespace strata

@@ -1,0 +1,95 @@
+#include <ATen/ATen.h>
+#include <nlohmann/json.hpp>
+#include <strata/core/error.h>
+#include <strata/losses/loss.h>
+#include <strata/losses/probabilistic.h>
+#include <strata/losses/regression.h>
+
+#include <functional>
+#include <map>
+
+namespace strata::losses {
+
+Reduction parse_reduction(const std::string& name) {
+  if (name == "sum_over_batch_size" || name == "auto") return Reduction::kSumOverBatchSize;
+  if (name == "sum") return Reduction::kSum;
+  if (name == "none") return Reduction::kNone;
+  throw ValueError("unknown loss reduction '" + name + "'; expected sum_over_batch_size, sum or none");
+}
+
+std::string reduction_name(Reduction reduction) {
+  switch (reduction) {
+    case Reduction::kSumOverBatchSize: return "sum_over_batch_size";
+    case Reduction::kSum: return "sum";
+    case Reduction::kNone: return "none";
+  }
+  return "none";
+}
+
+Loss::Loss(std::string class_name, std::string name, Reduction reduction)
+    : class_name_(std::move(class_name)), name_(std::move(name)), reduction_(reduction) {}
+
+void Loss::validate_targets(const at::Tensor& y_true, const Shape& y_pred_shape) const {
+  Shape targets = with_batch_none(shape_of(y_true));
+  // Keras aligns ranks that differ by a trailing 1, e.g. targets (batch,) against predictions (batch, 1).
+  if (targets.size() + 1 == y_pred_shape.size() && y_pred_shape.back() == 1) targets.push_back(1);
+  if (targets.size() == y_pred_shape.size() + 1 && targets.back() == 1) targets.pop_back();
+  bool match = targets.size() == y_pred_shape.size();
+  for (size_t i = 1; match && i < targets.size(); ++i)
+    match = y_pred_shape[i] == kNone || targets[i] == y_pred_shape[i];
+  if (!match)
+    throw ShapeError(describe() + ": expected targets of shape " + format_shape(y_pred_shape) +
+                     " to match the predictions, got " + format_dims(y_true.sizes()));
+}
+
+at::Tensor Loss::operator()(const at::Tensor& y_true, const at::Tensor& y_pred, const at::Tensor& sample_weight) const {
+  if (!y_true.defined() || !y_pred.defined()) throw ValueError(describe() + ": y_true and y_pred must be defined tensors");
+  if (y_pred.dim() == 0 || y_true.dim() == 0 || y_true.size(0) != y_pred.size(0))
+    throw ShapeError(describe() + ": y_true and y_pred must have the same batch size, got " +
+                     format_dims(y_true.sizes()) + " and " + format_dims(y_pred.sizes()));
+  if (sample_weight.defined() && (sample_weight.dim() == 0 || sample_weight.size(0) != y_pred.size(0)))
+    throw ShapeError(describe() + ": sample_weight must have one entry per sample (" + std::to_string(y_pred.size(0)) +
+                     "), got " + format_dims(sample_weight.sizes()));
+  validate_targets(y_true, with_batch_none(shape_of(y_pred)));
+  return compute(y_true, y_pred, sample_weight);
+}
+
+at::Tensor Loss::compute(const at::Tensor& y_true, const at::Tensor& y_pred, const at::Tensor& sample_weight) const {
+  at::Tensor losses = call(y_true, y_pred);
+  if (!sample_weight.defined()) {
+    if (reduction_ == Reduction::kSumOverBatchSize) return losses.mean();
+    if (reduction_ == Reduction::kSum) return losses.sum();
+    return losses;
+  }
+  at::Tensor weights = sample_weight.to(losses.scalar_type());
+  while (weights.dim() < losses.dim()) weights = weights.unsqueeze(-1);
+  losses = losses * weights;
+  if (reduction_ == Reduction::kSumOverBatchSize) return losses.sum() / static_cast<double>(losses.numel());
+  if (reduction_ == Reduction::kSum) return losses.sum();
+  return losses;
+}
+
+nlohmann::json Loss::get_config() const { return {{"name", name_}, {"reduction", reduction_name(reduction_)}}; }
+
+std::shared_ptr<Loss> get(const std::string& name) {
+  using Factory = std::function<std::shared_ptr<Loss>()>;
+  static const std::map<std::string, Factory> factories = {
+      {"mean_squared_error", [] { return std::make_shared<MeanSquaredError>(); }},
+      {"mse", [] { return std::make_shared<MeanSquaredError>(); }},
+      {"mean_absolute_error", [] { return std::make_shared<MeanAbsoluteError>(); }},
+      {"mae", [] { return std::make_shared<MeanAbsoluteError>(); }},
+      {"binary_crossentropy", [] { return std::make_shared<BinaryCrossentropy>(); }},
+      {"bce", [] { return std::make_shared<BinaryCrossentropy>(); }},
+      {"categorical_crossentropy", [] { return std::make_shared<CategoricalCrossentropy>(); }},
+      {"sparse_categorical_crossentropy", [] { return std::make_shared<SparseCategoricalCrossentropy>(); }},
+  };
+  auto it = factories.find(name);
+  if (it == factories.end()) {
+    std::string known;
+    for (const auto& [key, factory] : factories) known += (known.empty() ? "" : ", ") + key;
+    throw ValueError("unknown loss '" + name + "'; expected one of: " + known);
+  }
+  return it->second();
+}
+
+}  // namespace strata::losses

@@ -1,0 +1,66 @@
+#include <ATen/ATen.h>
+#include <nlohmann/json.hpp>
+#include <strata/core/error.h>
+#include <strata/models/sequential.h>
+
+#include <algorithm>
+
+namespace strata {
+
+Sequential::Sequential(std::vector<LayerRef> layers, std::string name) : Model("Sequential", std::move(name)) {
+  for (auto& layer : layers) add(std::move(layer));
+}
+
+void Sequential::add(LayerRef layer) {
+  if (!layer) throw ValueError(describe() + ": add() got an empty layer");
+  if (auto input = std::dynamic_pointer_cast<layers::InputLayer>(layer.ptr())) {
+    if (!layers().empty() || input_layer_)
+      throw ValueError(describe() + ": an InputLayer can only be the first layer, but the model already has " +
+                       std::to_string(layers().size()) + " layer(s)");
+    input_layer_ = input;
+    const Shape& shape = input->batch_shape();
+    InputSpec spec{.ndim = static_cast<int64_t>(shape.size())};
+    for (size_t axis = 1; axis < shape.size(); ++axis)
+      if (shape[axis] != kNone) spec.axes[static_cast<int64_t>(axis)] = shape[axis];
+    set_input_spec(spec);
+    ensure_built(shape);
+    return;
+  }
+  if (std::find(layers().begin(), layers().end(), layer.ptr()) != layers().end())
+    throw ValueError(describe() + ": layer '" + layer->name() + "' is already in the model");
+  track(layer.ptr());
+  if (input_layer_) build_from_input_shape();
+}
+
+void Sequential::pop() {
+  if (layers().empty()) throw ValueError(describe() + ": pop() on a model with no layers");
+  untrack(layers().back());
+}
+
+void Sequential::build(const Shape& input_shape) {
+  if (input_layer_) build_from_input_shape();
+}
+
+void Sequential::build_from_input_shape() {
+  Shape sample = input_layer_->batch_shape();
+  sample[0] = 1;
+  if (std::any_of(sample.begin(), sample.end(), [](int64_t d) { return d == kNone; })) return;  // build on first data
+  at::NoGradGuard no_grad;
+  call(at::zeros(sample), false);
+}
+
+at::Tensor Sequential::call(const at::Tensor& inputs, bool training) {
+  at::Tensor x = inputs;
+  for (const auto& layer : layers()) x = (*layer)(x, training);
+  return x;
+}
+
+nlohmann::json Sequential::get_config() const {
+  nlohmann::json layer_configs = nlohmann::json::array();
+  if (input_layer_) layer_configs.push_back({{"class_name", "InputLayer"}, {"config", input_layer_->get_config()}});
+  for (const auto& layer : layers())
+    layer_configs.push_back({{"class_name", layer->class_name()}, {"config", layer->get_config()}});
+  return {{"name", name()}, {"layers", layer_configs}};
+}
+
+}  // namespace strata

@@ -1,0 +1,35 @@
+#pragma once
+// Sequential: a plain stack of layers, each feeding the next. Starting it with an Input layer builds
+// it at once (so summary() works before training) and makes it check the shape of what it is given.
+
+#include <strata/layers/input_layer.h>
+#include <strata/models/model.h>
+
+
+namespace strata {
+
+class Sequential : public Model {
+ public:
+  explicit Sequential(std::vector<LayerRef> layers = {}, std::string name = "");
+
+  // Appends a layer; an InputLayer is accepted only as the first entry.
+  void add(LayerRef layer);
+  // Removes the last layer; throws on an empty model.
+  void pop();
+  // The layers in order, without the InputLayer (as in Keras).
+  const std::vector<std::shared_ptr<Layer>>& layers() const { return sublayers(); }
+
+  at::Tensor call(const at::Tensor& inputs, bool training) override;
+  nlohmann::json get_config() const override;
+
+ protected:
+  void build(const Shape& input_shape) override;
+
+ private:
+  // Runs a zero sample through the stack so every layer builds and records its output shape.
+  void build_from_input_shape();
+
+  std::shared_ptr<layers::InputLayer> input_layer_;
+};
+
+}  // namespace strata

@@ -1,0 +1,32 @@
+#pragma once
+// Adam (Kingma & Ba) in Keras' form: m and v are exponential moving averages of g and g², and
+// w -= lr·sqrt(1-β2^t)/(1-β1^t) · m / (sqrt(v) + ε); AMSGrad uses the running maximum of v.
+
+#include <strata/optimizers/optimizer.h>
+
+namespace strata::optimizers {
+
+struct AdamOptions {
+  double learning_rate = 0.001;
+  double beta_1 = 0.9;
+  double beta_2 = 0.999;
+  double epsilon = 1e-7;
+  bool amsgrad = false;
+  std::string name = "Adam";
+};
+
+class Adam : public Optimizer {
+ public:
+  explicit Adam(AdamOptions options = {});
+  nlohmann::json get_config() const override;
+
+ protected:
+  std::vector<std::string> slot_names() const override;
+  void update_step(const std::vector<at::Tensor>& grads, const std::vector<at::Tensor>& variables,
+                   const std::vector<std::vector<at::Tensor>>& slots, double learning_rate, int64_t step) override;
+
+ private:
+  AdamOptions options_;
+};
+
+}  // namespace strata::optimizers

@@ -1,0 +1,32 @@
+#pragma once
+// RMSprop, Keras' default optimizer: v = ρ·v + (1-ρ)·g²; w -= lr·g / sqrt(v + ε), with optional
+// momentum and the centered variant that subtracts the squared mean gradient.
+
+#include <strata/optimizers/optimizer.h>
+
+namespace strata::optimizers {
+
+struct RMSpropOptions {
+  double learning_rate = 0.001;
+  double rho = 0.9;
+  double momentum = 0.0;
+  double epsilon = 1e-7;
+  bool centered = false;
+  std::string name = "RMSprop";
+};
+
+class RMSprop : public Optimizer {
+ public:
+  explicit RMSprop(RMSpropOptions options = {});
+  nlohmann::json get_config() const override;
+
+ protected:
+  std::vector<std::string> slot_names() const override;
+  void update_step(const std::vector<at::Tensor>& grads, const std::vector<at::Tensor>& variables,
+                   const std::vector<std::vector<at::Tensor>>& slots, double learning_rate, int64_t step) override;
+
+ private:
+  RMSpropOptions options_;
+};
+
+}  // namespace strata::optimizers

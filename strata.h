@@ -1,0 +1,33 @@
+#pragma once
+// Everything a Strata program needs: #include <strata/strata.h>.
+
+#include <strata/callbacks/callback.h>
+#include <strata/callbacks/history.h>
+#include <strata/callbacks/progbar_logger.h>
+#include <strata/core/activations.h>
+#include <strata/core/error.h>
+#include <strata/core/initializers.h>
+#include <strata/core/logs.h>
+#include <strata/core/naming.h>
+#include <strata/core/random.h>
+#include <strata/core/shape.h>
+#include <strata/data/fashion_mnist.h>
+#include <strata/data/idx.h>
+#include <strata/layers/activation.h>
+#include <strata/layers/dense.h>
+#include <strata/layers/dropout.h>
+#include <strata/layers/input_layer.h>
+#include <strata/layers/layer.h>
+#include <strata/layers/reshaping.h>
+#include <strata/losses/loss.h>
+#include <strata/losses/probabilistic.h>
+#include <strata/losses/regression.h>
+#include <strata/metrics/accuracy.h>
+#include <strata/metrics/mean.h>
+#include <strata/metrics/metric.h>
+#include <strata/models/model.h>
+#include <strata/models/sequential.h>
+#include <strata/optimizers/adam.h>
+#include <strata/optimizers/optimizer.h>
+#include <strata/optimizers/rmsprop.h>
+#include <strata/optimizers/sgd.h>
