@@ -3,6 +3,7 @@
 #include <strata/core/error.h>
 #include <strata/models/model.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <ostream>
 
@@ -12,15 +13,24 @@ namespace {
 constexpr size_t kLineLength = 65;
 constexpr size_t kColumnEnds[] = {29, 55, 65};
 
-std::string row(const std::vector<std::string>& fields) {
-  std::string line;
-  for (size_t i = 0; i < fields.size(); ++i) {
-    if (i > 0 && !line.empty()) line.back() = ' ';  // keep a space between a truncated field and the next
-    line += " " + fields[i];
-    line = line.substr(0, kColumnEnds[i]);
-    line += std::string(kColumnEnds[i] - line.size(), ' ');
+// A table row; a field too long for its column continues on the next line, as in Keras. Columns keep
+// two spaces free before the next one, and the first column is indented by one space.
+std::string row(std::vector<std::string> fields) {
+  std::string out;
+  while (std::any_of(fields.begin(), fields.end(), [](const std::string& f) { return !f.empty(); })) {
+    std::string line;
+    for (size_t col = 0; col < fields.size(); ++col) {
+      const size_t start = col == 0 ? 0 : kColumnEnds[col - 1];
+      const size_t space = col + 1 == fields.size() ? 0 : 2;
+      const size_t cutoff = kColumnEnds[col] - start - space - (col == 0 ? 1 : 0);
+      if (col == 0) line += ' ';
+      line += fields[col].substr(0, cutoff);
+      fields[col] = fields[col].size() > cutoff ? fields[col].substr(cutoff) : "";
+      line += std::string(kColumnEnds[col] - line.size(), ' ');
+    }
+    out += line + '\n';
   }
-  return line;
+  return out;
 }
 
 // "397.54 KB": float32 parameters at 4 bytes each, in units of 1024.
@@ -51,15 +61,12 @@ void Model::summary(std::ostream& out) const {
                      "or the model on a batch of data first");
   out << "Model: \"" << name() << "\"\n";
   out << std::string(kLineLength, '_') << '\n';
-  out << row({"Layer (type)", "Output Shape", "Param #"}) << '\n';
+  out << row({"Layer (type)", "Output Shape", "Param #"});
   out << std::string(kLineLength, '=') << '\n';
-  const auto& layers = sublayers();
-  for (size_t i = 0; i < layers.size(); ++i) {
-    const auto& layer = layers[i];
+  for (const auto& layer : sublayers()) {
     const std::string shape = layer->output_shape().empty() ? "multiple" : format_shape(layer->output_shape());
-    out << row({layer->name() + " (" + layer->class_name() + ")", shape, std::to_string(layer->count_params())})
-        << '\n';
-    if (i + 1 < layers.size()) out << std::string(kLineLength, ' ') << '\n';
+    out << row({layer->name() + " (" + layer->class_name() + ")", shape, std::to_string(layer->count_params())});
+    out << std::string(kLineLength, ' ') << '\n';
   }
   out << std::string(kLineLength, '=') << '\n';
   const int64_t trainable = count(trainable_weights());

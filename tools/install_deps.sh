@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Installs everything Strata needs from Debian bookworm's packages (run as root, or with sudo).
+set -euo pipefail
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+$SUDO apt-get install -y -q --no-install-recommends \
+  build-essential cmake ccache git pkg-config \
+  libtorch-dev libopenblas0-openmp zlib1g-dev \
+  libhdf5-dev nlohmann-json3-dev libspdlog-dev catch2 \
+  dataset-fashion-mnist python3-torch
