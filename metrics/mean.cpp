@@ -21,6 +21,12 @@ void Mean::update_state(const at::Tensor& values, const at::Tensor& sample_weigh
   count_.add_(weights.sum());
 }
 
+void Mean::add(const at::Tensor& total, double count) {
+  at::NoGradGuard no_grad;
+  total_.add_(total);
+  count_.add_(count);
+}
+
 at::Tensor Mean::result() const { return total_ / at::clamp_min(count_, 1e-300) * (count_ > 0); }
 
 void Mean::reset_state() {

@@ -40,6 +40,9 @@ Model::Model(std::string class_name, std::string name) : Layer(std::move(class_n
 void Model::compile(CompileOptions options) {
   if (!options.optimizer) throw ValueError(describe() + ": compile() needs an optimizer");
   if (!options.loss) throw ValueError(describe() + ": compile() needs a loss, e.g. \"sparse_categorical_crossentropy\"");
+  if (options.loss->reduction() == losses::Reduction::kNone)
+    throw ValueError(describe() + ": compile() needs a loss that reduces to a scalar, got " + options.loss->name() +
+                     " with reduction \"none\"");
   for (const auto& spec : options.metrics) {
     if (spec.is_name() && spec.name() != "accuracy" && spec.name() != "acc") metrics::get(spec.name());  // fail early
     if (!spec.is_name() && !spec.metric()) throw ValueError(describe() + ": compile() got an empty metric");
@@ -126,7 +129,8 @@ at::Tensor Model::compute_loss(const at::Tensor& x, const at::Tensor& y, const a
 void Model::update_metrics(const at::Tensor& loss, const at::Tensor& y, const at::Tensor& y_pred) {
   at::NoGradGuard no_grad;
   // The loss is a batch mean; weighting it by the batch size makes the epoch value a per-sample mean.
-  loss_tracker_.update_state(loss.detach(), at::full({}, static_cast<double>(y_pred.size(0)), at::kDouble));
+  const auto batch_size = static_cast<double>(y_pred.size(0));
+  loss_tracker_.add(loss.detach() * batch_size, batch_size);
   for (auto& metric : metrics_) metric->update_state(y, y_pred);
 }
 
