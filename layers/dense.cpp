@@ -22,11 +22,13 @@ void Dense::build(const Shape& input_shape) {
 at::Tensor Dense::call(const at::Tensor& inputs, bool training) {
   if (!inputs.is_floating_point())
     throw ValueError(describe() + ": expected a floating-point input, got dtype " + std::string(c10::toString(inputs.scalar_type())));
+  // Floating inputs of another precision (float64 data) are cast to the kernel's dtype, as Keras' autocast does.
+  const at::Tensor x = inputs.scalar_type() == kernel_.scalar_type() ? inputs : inputs.to(kernel_.scalar_type());
   at::Tensor outputs;
-  if (inputs.dim() == 2 && bias_.defined()) {
-    outputs = at::addmm(bias_, inputs, kernel_);  // one fused kernel for the common 2-D case
+  if (x.dim() == 2 && bias_.defined()) {
+    outputs = at::addmm(bias_, x, kernel_);  // one fused kernel for the common 2-D case
   } else {
-    outputs = at::matmul(inputs, kernel_);
+    outputs = at::matmul(x, kernel_);
     if (bias_.defined()) outputs = outputs + bias_;
   }
   return options_.activation.is_linear() ? outputs : options_.activation(outputs);

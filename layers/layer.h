@@ -102,9 +102,10 @@ class Layer {
 
   void set_input_spec(InputSpec spec) { input_spec_ = std::move(spec); }
   void record_output_shape(Shape shape) { output_shape_ = std::move(shape); }
+  // Throws ShapeError unless `inputs` fits the input spec; lets a model check a whole data set up front.
+  void check_input(const at::Tensor& inputs) const;
 
  private:
-  void check_input(const at::Tensor& inputs) const;
   void collect_variables(std::vector<Variable>& out, bool parent_trainable) const;
 
   std::string class_name_;

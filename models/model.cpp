@@ -107,6 +107,7 @@ Shape Model::prepare_data(const char* method, const at::Tensor& x, const at::Ten
   check_same_samples(who, x, y);
   check_finite(who, "x", x);
   check_finite(who, "y", y);
+  check_input(x);  // on the whole of x, so the message shows its real shape rather than the one-sample probe's
   Shape y_pred_shape;
   {
     at::NoGradGuard no_grad;
@@ -256,6 +257,7 @@ at::Tensor Model::predict(const at::Tensor& x, PredictOptions options) {
   const std::string who = describe() + ": predict()";
   check_batch_size(who, options.batch_size);
   if (!x.defined() || x.dim() == 0) throw ValueError(who + ": x must be a defined tensor with a batch dimension");
+  check_input(x);
   const int64_t samples = x.size(0);
   const int64_t steps = steps_for(samples, options.batch_size);
   std::vector<std::shared_ptr<Callback>> all;
