@@ -288,7 +288,7 @@ TEST_CASE("Orthogonal gives orthonormal columns (tall) or rows (wide), scaled by
   CHECK_THROWS_AS(initializers::Orthogonal()({5}), ShapeError);
 }
 
-TEST_CASE("seeded initializers repeat; different seeds differ", "[core][initializers][random]") {
+TEST_CASE("seeded initializers repeat, different seeds differ", "[core][initializers][random]") {
   const Shape shape = {30, 20};
   CHECK(at::equal(initializers::GlorotUniform(42)(shape), initializers::GlorotUniform(42)(shape)));
   CHECK_FALSE(at::equal(initializers::GlorotUniform(42)(shape), initializers::GlorotUniform(43)(shape)));

@@ -312,7 +312,7 @@ TEST_CASE("Dropout in training zeroes about `rate` of the values and scales the 
   CHECK(at::equal(a(x, true), b(x, true)));
 }
 
-TEST_CASE("Dropout rate outside [0, 1) throws ValueError", "[layers][dropout][errors]") {
+TEST_CASE("Dropout rate outside 0 <= rate < 1 throws ValueError", "[layers][dropout][errors]") {
   CHECK_THROWS_AS(layers::Dropout(1.0), ValueError);
   CHECK_THROWS_AS(layers::Dropout(-0.1), ValueError);
   CHECK_THROWS_AS(layers::Dropout(1.5), ValueError);

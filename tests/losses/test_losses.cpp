@@ -185,7 +185,7 @@ TEST_CASE("SparseCategoricalCrossentropy on probabilities and logits, labels (B,
   CHECK(none[1].item<double>() == Approx(1.0986122887));
 }
 
-TEST_CASE("SparseCategoricalCrossentropy: labels outside [0, num_classes) throw ValueError naming the range",
+TEST_CASE("SparseCategoricalCrossentropy: labels outside 0 <= label < num_classes throw ValueError naming the range",
           "[losses][scce][errors]") {
   const at::Tensor logits = at::zeros({3, 10}, at::kDouble);
   losses::SparseCategoricalCrossentropy scce({.from_logits = true});
@@ -222,7 +222,7 @@ TEST_CASE("gradient of SCCE from logits is (softmax - onehot) / B", "[losses][sc
 // ---------------------------------------------------------------------------------------------------------------
 // Lookup
 
-TEST_CASE("losses::get resolves Keras names; unknown names throw", "[losses][registry]") {
+TEST_CASE("losses::get resolves Keras names, unknown names throw", "[losses][registry]") {
   CHECK(losses::get("mse")->class_name() == "MeanSquaredError");
   CHECK(losses::get("mean_squared_error")->class_name() == "MeanSquaredError");
   CHECK(losses::get("mae")->class_name() == "MeanAbsoluteError");

@@ -227,7 +227,7 @@ TEST_CASE("validation_split holds out the last fraction of the samples", "[model
   CHECK(history.history.at("val_loss").at(0) == Approx(100.0));
 }
 
-TEST_CASE("initial_epoch resumes: epochs [initial_epoch, epochs)", "[models][fit]") {
+TEST_CASE("initial_epoch resumes: runs epochs initial_epoch to epochs - 1", "[models][fit]") {
   Sequential model({layers::Input({2}), layers::Dense(1)});
   model.compile({.optimizer = "sgd", .loss = "mse"});
   auto recorder = std::make_shared<Recorder>();

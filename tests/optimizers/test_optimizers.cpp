@@ -59,7 +59,7 @@ TEST_CASE("SGD without momentum: w -= lr * g", "[optimizers][sgd]") {
   CHECK(sgd.variables().empty());  // no slots without momentum
 }
 
-TEST_CASE("SGD with momentum: v = m*v - lr*g; w += v", "[optimizers][sgd]") {
+TEST_CASE("SGD with momentum: v = m*v - lr*g, w += v", "[optimizers][sgd]") {
   const double lr = 0.1, m = 0.9;
   optimizers::SGD sgd({.learning_rate = lr, .momentum = m});
   auto [one, two] = two_steps(sgd);
@@ -80,7 +80,7 @@ TEST_CASE("SGD with momentum: v = m*v - lr*g; w += v", "[optimizers][sgd]") {
   check_equals(sgd.variables()[0], velocity, "velocity");
 }
 
-TEST_CASE("SGD with Nesterov momentum: v = m*v - lr*g; w += m*v - lr*g", "[optimizers][sgd]") {
+TEST_CASE("SGD with Nesterov momentum: v = m*v - lr*g, w += m*v - lr*g", "[optimizers][sgd]") {
   const double lr = 0.05, m = 0.8;
   optimizers::SGD sgd({.learning_rate = lr, .momentum = m, .nesterov = true});
   auto [one, two] = two_steps(sgd);
@@ -165,7 +165,7 @@ TEST_CASE("Adam with amsgrad uses the running maximum of v", "[optimizers][adam]
   CHECK(amsgrad.variables().size() == 3);
 }
 
-TEST_CASE("RMSprop: v = rho*v + (1-rho)*g^2; w -= lr*g/sqrt(v + eps)", "[optimizers][rmsprop]") {
+TEST_CASE("RMSprop: v = rho*v + (1-rho)*g^2, w -= lr*g/sqrt(v + eps)", "[optimizers][rmsprop]") {
   SECTION("plain") {
     const double lr = 0.01, rho = 0.9, eps = 1e-7;
     optimizers::RMSprop rms({.learning_rate = lr});
