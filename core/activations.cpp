@@ -1,6 +1,7 @@
 #include <ATen/ATen.h>
 #include <strata/core/activations.h>
 #include <strata/core/error.h>
+#include <strata/core/registry.h>
 
 #include <map>
 
@@ -53,18 +54,9 @@ Function::Function(std::string name, Fn fn) : name_(std::move(name)), fn_(std::m
 Function get(const std::string& name) {
   const std::string key = name.empty() ? "linear" : name;
   auto it = builtins().find(key);
-  if (it == builtins().end()) {
-    std::string known;
-    for (const auto& n : names()) known += (known.empty() ? "" : ", ") + n;
-    throw ValueError("unknown activation '" + name + "'; expected one of: " + known);
-  }
+  if (it == builtins().end())
+    throw ValueError("unknown activation '" + name + "'; expected one of: " + joined_keys(builtins()));
   return Function(key, it->second);
-}
-
-std::vector<std::string> names() {
-  std::vector<std::string> out;
-  for (const auto& [name, fn] : builtins()) out.push_back(name);
-  return out;
 }
 
 }  // namespace strata::activations

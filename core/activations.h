@@ -5,7 +5,6 @@
 
 #include <functional>
 #include <string>
-#include <vector>
 
 namespace strata::activations {
 
@@ -47,8 +46,5 @@ class Function {
 
 // The function registered under `name`; throws ValueError listing the known names otherwise.
 Function get(const std::string& name);
-
-// Every built-in name, in a stable order.
-std::vector<std::string> names();
 
 }  // namespace strata::activations

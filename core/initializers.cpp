@@ -3,10 +3,9 @@
 #include <strata/core/error.h>
 #include <strata/core/initializers.h>
 #include <strata/core/random.h>
+#include <strata/core/registry.h>
 
 #include <cmath>
-#include <functional>
-#include <map>
 
 namespace strata::initializers {
 namespace {
@@ -154,8 +153,7 @@ at::Tensor Identity::operator()(const Shape& shape, at::ScalarType dtype) const 
 nlohmann::json Identity::get_config() const { return {{"gain", gain_}}; }
 
 std::shared_ptr<Initializer> get(const std::string& name) {
-  using Factory = std::function<std::shared_ptr<Initializer>()>;
-  static const std::map<std::string, Factory> factories = {
+  static const Factories<Initializer> factories = {
       {"zeros", [] { return std::make_shared<Zeros>(); }},
       {"ones", [] { return std::make_shared<Ones>(); }},
       {"constant", [] { return std::make_shared<Constant>(); }},
@@ -173,13 +171,7 @@ std::shared_ptr<Initializer> get(const std::string& name) {
       {"orthogonal", [] { return std::make_shared<Orthogonal>(); }},
       {"identity", [] { return std::make_shared<Identity>(); }},
   };
-  auto it = factories.find(name);
-  if (it == factories.end()) {
-    std::string known;
-    for (const auto& [key, factory] : factories) known += (known.empty() ? "" : ", ") + key;
-    throw ValueError("unknown initializer '" + name + "'; expected one of: " + known);
-  }
-  return it->second();
+  return create(factories, "initializer", name);
 }
 
 nlohmann::json serialize(const Initializer& initializer) {

@@ -4,7 +4,7 @@
 
 namespace strata::layers {
 
-InputLayer::InputLayer(Shape shape, std::string name) : Layer("InputLayer", name.empty() ? "" : std::move(name)) {
+InputLayer::InputLayer(Shape shape, std::string name) : Layer("InputLayer", std::move(name)) {
   for (int64_t d : shape)
     if (d <= 0 && d != kNone)
       throw ValueError(describe() + ": shape entries must be positive or None, got " + format_dims(shape));

@@ -20,9 +20,9 @@ namespace strata {
 
 // What a layer accepts, checked on every call with an error that names the layer (Keras' InputSpec).
 struct InputSpec {
-  std::optional<int64_t> ndim;       // exact rank, batch included
-  std::optional<int64_t> min_ndim;   // minimum rank
-  std::map<int64_t, int64_t> axes;   // axis (negative counts from the end) -> required size
+  std::optional<int64_t> ndim = std::nullopt;      // exact rank, batch included
+  std::optional<int64_t> min_ndim = std::nullopt;  // minimum rank
+  std::map<int64_t, int64_t> axes = {};            // axis (negative counts from the end) -> required size
 };
 
 // One weight of a layer. `name` is local ("kernel"); path() gives Keras' "dense/kernel".

@@ -1,12 +1,11 @@
 #include <ATen/ATen.h>
 #include <nlohmann/json.hpp>
 #include <strata/core/error.h>
+#include <strata/core/registry.h>
 #include <strata/losses/loss.h>
 #include <strata/losses/probabilistic.h>
 #include <strata/losses/regression.h>
 
-#include <functional>
-#include <map>
 
 namespace strata::losses {
 
@@ -72,8 +71,7 @@ at::Tensor Loss::compute(const at::Tensor& y_true, const at::Tensor& y_pred, con
 nlohmann::json Loss::get_config() const { return {{"name", name_}, {"reduction", reduction_name(reduction_)}}; }
 
 std::shared_ptr<Loss> get(const std::string& name) {
-  using Factory = std::function<std::shared_ptr<Loss>()>;
-  static const std::map<std::string, Factory> factories = {
+  static const Factories<Loss> factories = {
       {"mean_squared_error", [] { return std::make_shared<MeanSquaredError>(); }},
       {"mse", [] { return std::make_shared<MeanSquaredError>(); }},
       {"mean_absolute_error", [] { return std::make_shared<MeanAbsoluteError>(); }},
@@ -83,13 +81,7 @@ std::shared_ptr<Loss> get(const std::string& name) {
       {"categorical_crossentropy", [] { return std::make_shared<CategoricalCrossentropy>(); }},
       {"sparse_categorical_crossentropy", [] { return std::make_shared<SparseCategoricalCrossentropy>(); }},
   };
-  auto it = factories.find(name);
-  if (it == factories.end()) {
-    std::string known;
-    for (const auto& [key, factory] : factories) known += (known.empty() ? "" : ", ") + key;
-    throw ValueError("unknown loss '" + name + "'; expected one of: " + known);
-  }
-  return it->second();
+  return create(factories, "loss", name);
 }
 
 }  // namespace strata::losses

@@ -1,10 +1,9 @@
 #include <nlohmann/json.hpp>
 #include <strata/core/error.h>
+#include <strata/core/registry.h>
 #include <strata/metrics/accuracy.h>
 #include <strata/metrics/metric.h>
 
-#include <functional>
-#include <map>
 
 namespace strata::metrics {
 
@@ -13,19 +12,15 @@ Metric::Metric(std::string class_name, std::string name) : class_name_(std::move
 nlohmann::json Metric::get_config() const { return {{"name", name_}, {"dtype", "float32"}}; }
 
 std::shared_ptr<PredictionMetric> get(const std::string& name) {
-  using Factory = std::function<std::shared_ptr<PredictionMetric>()>;
-  static const std::map<std::string, Factory> factories = {
+  // "accuracy" and "acc" are not here: which accuracy they mean depends on the loss (Model::compile).
+  static const Factories<PredictionMetric> factories = {
       {"binary_accuracy", [] { return std::make_shared<BinaryAccuracy>(); }},
       {"categorical_accuracy", [] { return std::make_shared<CategoricalAccuracy>(); }},
       {"sparse_categorical_accuracy", [] { return std::make_shared<SparseCategoricalAccuracy>(); }},
   };
-  auto it = factories.find(name);
-  if (it == factories.end()) {
-    std::string known = "accuracy, acc";
-    for (const auto& [key, factory] : factories) known += ", " + key;
-    throw ValueError("unknown metric '" + name + "'; expected one of: " + known);
-  }
-  return it->second();
+  if (!factories.contains(name))
+    throw ValueError("unknown metric '" + name + "'; expected one of: accuracy, acc, " + joined_keys(factories));
+  return create(factories, "metric", name);
 }
 
 }  // namespace strata::metrics

@@ -1,14 +1,13 @@
 #include <ATen/ATen.h>
 #include <nlohmann/json.hpp>
 #include <strata/core/error.h>
+#include <strata/core/registry.h>
 #include <strata/core/shape.h>
 #include <strata/optimizers/adam.h>
 #include <strata/optimizers/optimizer.h>
 #include <strata/optimizers/rmsprop.h>
 #include <strata/optimizers/sgd.h>
 
-#include <functional>
-#include <map>
 
 namespace strata::optimizers {
 
@@ -67,19 +66,12 @@ std::vector<at::Tensor> Optimizer::variables() const {
 nlohmann::json Optimizer::get_config() const { return {{"name", name_}, {"learning_rate", learning_rate_}}; }
 
 std::shared_ptr<Optimizer> get(const std::string& name) {
-  using Factory = std::function<std::shared_ptr<Optimizer>()>;
-  static const std::map<std::string, Factory> factories = {
+  static const Factories<Optimizer> factories = {
       {"sgd", [] { return std::make_shared<SGD>(); }},
       {"adam", [] { return std::make_shared<Adam>(); }},
       {"rmsprop", [] { return std::make_shared<RMSprop>(); }},
   };
-  auto it = factories.find(name);
-  if (it == factories.end()) {
-    std::string known;
-    for (const auto& [key, factory] : factories) known += (known.empty() ? "" : ", ") + key;
-    throw ValueError("unknown optimizer '" + name + "'; expected one of: " + known);
-  }
-  return it->second();
+  return create(factories, "optimizer", name);
 }
 
 }  // namespace strata::optimizers
