@@ -1,5 +1,6 @@
 #include <ATen/ATen.h>
 #include <strata/core/error.h>
+#include <strata/core/shape.h>
 #include <strata/data/fashion_mnist.h>
 #include <strata/data/idx.h>
 
@@ -17,15 +18,6 @@ constexpr std::int64_t kImageSide = 28;
 constexpr std::int64_t kNumClasses = 10;
 constexpr std::int64_t kTrainCount = 60000;
 constexpr std::int64_t kTestCount = 10000;
-
-std::string shape_text(const at::Tensor& t) {
-  std::string text = "[";
-  for (std::int64_t i = 0; i < t.dim(); ++i) {
-    if (i > 0) text += ", ";
-    text += std::to_string(t.size(i));
-  }
-  return text + "]";
-}
 
 at::Tensor read_required_file(const std::filesystem::path& file) {
   std::error_code fs_error;
@@ -51,11 +43,11 @@ std::pair<at::Tensor, at::Tensor> load_split(const std::filesystem::path& direct
       images.size(2) != kImageSide) {
     throw IOError("Fashion-MNIST file '" + images_path +
                   "': expected uint8 images of shape [N, 28, 28], got " +
-                  std::string(c10::toString(images.scalar_type())) + " " + shape_text(images));
+                  std::string(c10::toString(images.scalar_type())) + " " + format_dims(images.sizes()));
   }
   if (labels.scalar_type() != at::kByte || labels.dim() != 1) {
     throw IOError("Fashion-MNIST file '" + labels_path + "': expected uint8 labels of shape [N], got " +
-                  std::string(c10::toString(labels.scalar_type())) + " " + shape_text(labels));
+                  std::string(c10::toString(labels.scalar_type())) + " " + format_dims(labels.sizes()));
   }
   if (labels.numel() > 0) {
     auto max_label = labels.max().item<std::int64_t>();

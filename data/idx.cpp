@@ -1,5 +1,6 @@
 #include <ATen/ATen.h>
 #include <strata/core/error.h>
+#include <strata/core/shape.h>
 #include <strata/data/idx.h>
 #include <zlib.h>
 
@@ -130,15 +131,6 @@ void append_big_endian_u32(std::vector<std::uint8_t>& out, std::uint32_t value) 
   out.push_back(static_cast<std::uint8_t>(value));
 }
 
-std::string shape_text(const std::vector<std::int64_t>& dims) {
-  std::string text = "[";
-  for (std::size_t i = 0; i < dims.size(); ++i) {
-    if (i > 0) text += ", ";
-    text += std::to_string(dims[i]);
-  }
-  return text + "]";
-}
-
 }  // namespace
 
 at::Tensor read_idx(const std::string& path) {
@@ -195,7 +187,7 @@ at::Tensor read_idx(const std::string& path) {
   for (std::size_t i = 0; i < rank && !has_zero_dim; ++i) {
     auto dim = static_cast<std::uint64_t>(dims[i]);
     if (element_count > max_elements / dim) {
-      throw IOError(prefix + ": header declares shape " + shape_text(dims) + " of " + type->name +
+      throw IOError(prefix + ": header declares shape " + format_dims(dims) + " of " + type->name +
                     ", more than the " + std::to_string(kMaxDataBytes) + "-byte limit (corrupt header?)");
     }
     element_count *= dim;
@@ -206,13 +198,13 @@ at::Tensor read_idx(const std::string& path) {
   auto* data = static_cast<std::uint8_t*>(result.data_ptr());
   std::size_t data_got = read_up_to(file, path, data, data_bytes);
   if (data_got != data_bytes) {
-    throw IOError(prefix + ": truncated data: shape " + shape_text(dims) + " of " + type->name + " needs " +
+    throw IOError(prefix + ": truncated data: shape " + format_dims(dims) + " of " + type->name + " needs " +
                   std::to_string(data_bytes) + " bytes, got " + std::to_string(data_got));
   }
   std::uint8_t extra;
   if (read_up_to(file, path, &extra, 1) != 0) {
     throw IOError(prefix + ": trailing data: expected the file to end after the " +
-                  std::to_string(data_bytes) + " data bytes of shape " + shape_text(dims) +
+                  std::to_string(data_bytes) + " data bytes of shape " + format_dims(dims) +
                   ", but more bytes follow");
   }
   swap_element_bytes(data, element_count, type->size);
