@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs everything Strata needs from Debian bookworm's packages (run as root, or with sudo).
+# Installs everything Strata needs from Debian bookworm's packages; uses sudo when not run as root.
 set -euo pipefail
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; fi
