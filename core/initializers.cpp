@@ -178,4 +178,39 @@ nlohmann::json serialize(const Initializer& initializer) {
   return {{"class_name", initializer.class_name()}, {"config", initializer.get_config()}};
 }
 
+std::shared_ptr<Initializer> deserialize(const nlohmann::json& spec) {
+  if (spec.is_string()) return get(spec.get<std::string>());
+  if (!spec.is_object() || !spec.contains("class_name"))
+    throw ValueError("initializer spec must be a name or {\"class_name\", \"config\"}, got " + spec.dump());
+  const std::string name = spec.at("class_name").get<std::string>();
+  const nlohmann::json config = spec.value("config", nlohmann::json::object());
+  const Seed seed = config.contains("seed") && !config.at("seed").is_null() ? Seed(config.at("seed").get<uint64_t>())
+                                                                            : std::nullopt;
+  const Factories<Initializer> factories = {
+      {"Zeros", [] { return std::make_shared<Zeros>(); }},
+      {"Ones", [] { return std::make_shared<Ones>(); }},
+      {"Constant", [&] { return std::make_shared<Constant>(config.value("value", 0.0)); }},
+      {"RandomNormal",
+       [&] { return std::make_shared<RandomNormal>(RandomNormalOptions{config.value("mean", 0.0), config.value("stddev", 0.05), seed}); }},
+      {"TruncatedNormal",
+       [&] { return std::make_shared<TruncatedNormal>(RandomNormalOptions{config.value("mean", 0.0), config.value("stddev", 0.05), seed}); }},
+      {"RandomUniform",
+       [&] { return std::make_shared<RandomUniform>(RandomUniformOptions{config.value("minval", -0.05), config.value("maxval", 0.05), seed}); }},
+      {"VarianceScaling",
+       [&] {
+         return std::make_shared<VarianceScaling>(VarianceScalingOptions{
+             config.value("scale", 1.0), config.value("mode", "fan_in"), config.value("distribution", "truncated_normal"), seed});
+       }},
+      {"GlorotUniform", [&] { return std::make_shared<GlorotUniform>(seed); }},
+      {"GlorotNormal", [&] { return std::make_shared<GlorotNormal>(seed); }},
+      {"HeUniform", [&] { return std::make_shared<HeUniform>(seed); }},
+      {"HeNormal", [&] { return std::make_shared<HeNormal>(seed); }},
+      {"LecunUniform", [&] { return std::make_shared<LecunUniform>(seed); }},
+      {"LecunNormal", [&] { return std::make_shared<LecunNormal>(seed); }},
+      {"Orthogonal", [&] { return std::make_shared<Orthogonal>(OrthogonalOptions{config.value("gain", 1.0), seed}); }},
+      {"Identity", [&] { return std::make_shared<Identity>(config.value("gain", 1.0)); }},
+  };
+  return create(factories, "initializer class", name);
+}
+
 }  // namespace strata::initializers

@@ -186,5 +186,7 @@ class Spec : public Ref<Initializer> {
 
 // {"class_name": "GlorotUniform", "config": {"seed": null}}, the form Keras configs nest.
 nlohmann::json serialize(const Initializer& initializer);
+// The inverse of serialize(); a plain string is taken as a Keras name ("he_normal").
+std::shared_ptr<Initializer> deserialize(const nlohmann::json& spec);
 
 }  // namespace strata::initializers

@@ -14,4 +14,10 @@ nlohmann::json Activation::get_config() const {
   return config;
 }
 
+Activation Activation::from_config(const nlohmann::json& config) {
+  Activation layer(activations::Function(config.at("activation").get<std::string>()), config.value("name", ""));
+  layer.apply_base_config(config);
+  return layer;
+}
+
 }  // namespace strata::layers

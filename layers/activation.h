@@ -12,6 +12,7 @@ class Activation : public Layer {
 
   at::Tensor call(const at::Tensor& inputs, bool training) override;
   nlohmann::json get_config() const override;
+  static Activation from_config(const nlohmann::json& config);
 
  private:
   activations::Function activation_;

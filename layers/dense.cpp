@@ -53,4 +53,16 @@ nlohmann::json Dense::get_config() const {
   return config;
 }
 
+Dense Dense::from_config(const nlohmann::json& config) {
+  DenseOptions options{.activation = config.value("activation", "linear"), .use_bias = config.value("use_bias", true)};
+  if (config.contains("kernel_initializer"))
+    options.kernel_initializer = initializers::deserialize(config.at("kernel_initializer"));
+  if (config.contains("bias_initializer"))
+    options.bias_initializer = initializers::deserialize(config.at("bias_initializer"));
+  options.name = config.value("name", "");
+  Dense layer(config.at("units").get<int64_t>(), std::move(options));
+  layer.apply_base_config(config);
+  return layer;
+}
+
 }  // namespace strata::layers

@@ -22,6 +22,7 @@ class Dense : public Layer {
   at::Tensor call(const at::Tensor& inputs, bool training) override;
   Shape compute_output_shape(const Shape& input_shape) const override;
   nlohmann::json get_config() const override;
+  static Dense from_config(const nlohmann::json& config);
 
   int64_t units() const { return units_; }
   const at::Tensor& kernel() const { return kernel_; }  // (input_dim, units), Keras' layout

@@ -26,4 +26,12 @@ nlohmann::json Dropout::get_config() const {
   return config;
 }
 
+Dropout Dropout::from_config(const nlohmann::json& config) {
+  DropoutOptions options{.name = config.value("name", "")};
+  if (config.contains("seed") && !config.at("seed").is_null()) options.seed = config.at("seed").get<uint64_t>();
+  Dropout layer(config.at("rate").get<double>(), std::move(options));
+  layer.apply_base_config(config);
+  return layer;
+}
+
 }  // namespace strata::layers

@@ -19,6 +19,7 @@ class Dropout : public Layer {
 
   at::Tensor call(const at::Tensor& inputs, bool training) override;
   nlohmann::json get_config() const override;
+  static Dropout from_config(const nlohmann::json& config);
 
   double rate() const { return rate_; }
 

@@ -24,6 +24,15 @@ nlohmann::json InputLayer::get_config() const {
   return {{"batch_input_shape", shape}, {"dtype", "float32"}, {"sparse", false}, {"ragged", false}, {"name", name()}};
 }
 
+InputLayer InputLayer::from_config(const nlohmann::json& config) {
+  const nlohmann::json& batch_shape = config.contains("batch_input_shape") ? config.at("batch_input_shape")
+                                                                             : config.at("batch_shape");
+  Shape shape;
+  for (size_t i = 1; i < batch_shape.size(); ++i)
+    shape.push_back(batch_shape[i].is_null() ? kNone : batch_shape[i].get<int64_t>());
+  return InputLayer(std::move(shape), config.value("name", ""));
+}
+
 InputLayer Input(Shape shape, std::string name) { return InputLayer(std::move(shape), std::move(name)); }
 
 }  // namespace strata::layers

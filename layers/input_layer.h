@@ -13,6 +13,7 @@ class InputLayer : public Layer {
 
   at::Tensor call(const at::Tensor& inputs, bool training) override { return inputs; }
   nlohmann::json get_config() const override;
+  static InputLayer from_config(const nlohmann::json& config);
 
   // The batch-None input shape, e.g. (None, 28, 28).
   const Shape& batch_shape() const { return batch_shape_; }

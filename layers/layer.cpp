@@ -57,6 +57,8 @@ nlohmann::json Layer::get_config() const {
   return {{"name", name_}, {"trainable", trainable_}, {"dtype", "float32"}};
 }
 
+void Layer::apply_base_config(const nlohmann::json& config) { set_trainable(config.value("trainable", true)); }
+
 void Layer::set_trainable(bool trainable) {
   trainable_ = trainable;
   for (auto& var : variables_) var.value.requires_grad_(trainable_ && var.trainable);

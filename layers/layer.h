@@ -76,6 +76,9 @@ class Layer {
 
   const std::vector<std::shared_ptr<Layer>>& sublayers() const { return sublayers_; }
 
+  // Applies the base fields of a Keras config (trainable) to a layer built by a from_config().
+  void apply_base_config(const nlohmann::json& config);
+
   // "Dense 'dense_2'", the way error messages name a layer.
   std::string describe() const;
 

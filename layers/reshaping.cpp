@@ -69,4 +69,16 @@ nlohmann::json Reshape::get_config() const {
   return config;
 }
 
+Flatten Flatten::from_config(const nlohmann::json& config) {
+  Flatten layer(config.value("name", ""));
+  layer.apply_base_config(config);
+  return layer;
+}
+
+Reshape Reshape::from_config(const nlohmann::json& config) {
+  Reshape layer(config.at("target_shape").get<Shape>(), config.value("name", ""));
+  layer.apply_base_config(config);
+  return layer;
+}
+
 }  // namespace strata::layers

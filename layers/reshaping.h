@@ -13,6 +13,7 @@ class Flatten : public Layer {
   at::Tensor call(const at::Tensor& inputs, bool training) override;
   Shape compute_output_shape(const Shape& input_shape) const override;
   nlohmann::json get_config() const override;
+  static Flatten from_config(const nlohmann::json& config);
 };
 
 // (batch, ...) -> (batch, *target_shape); one entry of target_shape may be -1 and is inferred.
@@ -23,6 +24,7 @@ class Reshape : public Layer {
   at::Tensor call(const at::Tensor& inputs, bool training) override;
   Shape compute_output_shape(const Shape& input_shape) const override;
   nlohmann::json get_config() const override;
+  static Reshape from_config(const nlohmann::json& config);
 
  private:
   // The target shape with its -1 resolved for `values_per_sample`; throws when it cannot fit.

@@ -1,0 +1,25 @@
+#pragma once
+// Layers to and from Keras' serialized form {"class_name": "Dense", "config": {...}}: every built-in
+// layer is known by its Keras class name, and custom layers can be registered alongside them.
+
+#include <nlohmann/json_fwd.hpp>
+#include <strata/layers/layer.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+
+namespace strata::layers {
+
+using LayerFactory = std::function<std::shared_ptr<Layer>(const nlohmann::json& config)>;
+
+// {"class_name": ..., "config": layer.get_config()}
+nlohmann::json serialize(const Layer& layer);
+
+// A new, unbuilt layer from serialize()'s form; throws ValueError for an unknown class or a bad config.
+std::shared_ptr<Layer> deserialize(const nlohmann::json& spec);
+
+// Makes deserialize() know `class_name` (a custom layer, or a built-in replaced by the caller).
+void register_layer(const std::string& class_name, LayerFactory factory);
+
+}  // namespace strata::layers
