@@ -1,6 +1,6 @@
 // Speed of Strata's fit() on the Fashion-MNIST MLP against two baselines, on the same data and threads:
 //   raw_aten        the same model, loss, Adam and per-step bookkeeping written by hand against ATen
-//   pytorch_python  bench/mlp_pytorch.py, the same training loop in PyTorch's Python API
+//   pytorch_python  bench/torch_baseline.py --model mlp, the same training loop in PyTorch's Python API
 // Model (examples/fashion_mnist_mlp.cpp): Input(28, 28) -> Flatten -> Dense(512, relu) -> Dropout(0.2)
 // -> Dense(256, relu) -> Dropout(0.2) -> Dense(10) logits, SparseCategoricalCrossentropy(from_logits),
 // Adam(lr 1e-3, eps 1e-7), batch 128, shuffled each epoch.
@@ -19,6 +19,8 @@
 #include <nlohmann/json.hpp>
 #include <strata/strata.h>
 
+#include "torch_baseline.h"
+
 #include <algorithm>
 #include <array>
 #include <chrono>
@@ -31,15 +33,12 @@
 #include <map>
 #include <optional>
 #include <string>
-#include <sys/wait.h>
-#include <unistd.h>
 #include <vector>
 
-#ifndef STRATA_BENCH_DIR
-#define STRATA_BENCH_DIR "bench"
-#endif
-
 namespace {
+
+using strata::bench::median;
+using strata::bench::round4;
 
 constexpr int64_t kBatchSize = 128;
 constexpr int kWarmupSteps = 20;
@@ -83,14 +82,6 @@ using Clock = std::chrono::steady_clock;
 double ms_since(Clock::time_point start) {
   return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
 }
-
-double median(std::vector<double> values) {
-  std::sort(values.begin(), values.end());
-  const size_t n = values.size();
-  return n % 2 ? values[n / 2] : 0.5 * (values[n / 2 - 1] + values[n / 2]);
-}
-
-double round4(double value) { return std::round(value * 1e4) / 1e4; }
 
 std::string format_ms(const std::vector<double>& values) {
   std::string out;
@@ -237,79 +228,6 @@ struct RawBench {
   }
 };
 
-// ---------------------------------------------------------------------------------------------------
-// (c) PyTorch Python, through bench/mlp_pytorch.py. Returns its ms/step, or the reason it could not run.
-
-struct PythonResult {
-  std::optional<double> ms_per_step;
-  std::string reason;
-  std::string torch_version;
-};
-
-std::string shell_quote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
-
-PythonResult run_python(const Args& args, int64_t steps) {
-  PythonResult result;
-  if (access(args.python.c_str(), X_OK) != 0) {
-    result.reason = args.python + " not found or not executable";
-    return result;
-  }
-  const std::string script = std::string(STRATA_BENCH_DIR) + "/mlp_pytorch.py";
-  if (access(script.c_str(), R_OK) != 0) {
-    result.reason = script + " not found";
-    return result;
-  }
-  const std::string command = shell_quote(args.python) + " " + shell_quote(script) +
-                              " --threads " + std::to_string(args.threads) +
-                              " --batch-size " + std::to_string(kBatchSize) + " --steps " + std::to_string(steps) +
-                              " --warmup " + std::to_string(kWarmupSteps) + " --samples " +
-                              std::to_string(args.samples) + " --data " + shell_quote(args.data) + " 2>&1";
-  FILE* pipe = popen(command.c_str(), "r");
-  if (!pipe) {
-    result.reason = "popen failed for: " + command;
-    return result;
-  }
-  std::string line, last_diagnostic;
-  std::array<char, 4096> buffer{};
-  auto handle_line = [&](const std::string& text) {
-    if (!text.empty() && text.front() == '{') {
-      try {
-        const auto parsed = nlohmann::json::parse(text);
-        if (parsed.contains("ms_per_step")) result.ms_per_step = parsed.at("ms_per_step").get<double>();
-        if (parsed.contains("torch_version")) result.torch_version = parsed.at("torch_version").get<std::string>();
-        return;
-      } catch (const nlohmann::json::exception&) {
-      }
-    }
-    std::cerr << "  [python] " << text << '\n';
-    if (!text.empty()) last_diagnostic = text;
-  };
-  while (fgets(buffer.data(), static_cast<int>(buffer.size()), pipe)) {
-    line += buffer.data();
-    if (!line.empty() && line.back() == '\n') {
-      line.pop_back();
-      handle_line(line);
-      line.clear();
-    }
-  }
-  if (!line.empty()) handle_line(line);
-  const int status = pclose(pipe);
-  if (status != 0 || !result.ms_per_step) {
-    result.ms_per_step.reset();
-    const std::string how = status == -1          ? std::string("could not be waited for")
-                            : WIFEXITED(status)   ? "exited with status " + std::to_string(WEXITSTATUS(status))
-                            : WIFSIGNALED(status) ? "was killed by signal " + std::to_string(WTERMSIG(status))
-                                                  : "ended with wait status " + std::to_string(status);
-    result.reason = "mlp_pytorch.py " + how +
-                    (last_diagnostic.empty() ? std::string() : ": " + last_diagnostic);
-  }
-  return result;
-}
-
 nlohmann::ordered_json comparison(const char* baseline, double strata_ms) {
   nlohmann::ordered_json out;
   out["bench"] = "mlp_fashion_mnist";
@@ -371,7 +289,11 @@ int main(int argc, char** argv) {
             break;
           default:
             if (!python_ok) break;
-            PythonResult result = run_python(args, steps);
+            const strata::bench::TorchBaselineResult result = strata::bench::run_torch_baseline(
+                args.python, {"--model", "mlp", "--threads", std::to_string(args.threads), "--batch-size",
+                              std::to_string(kBatchSize), "--steps", std::to_string(steps), "--warmup",
+                              std::to_string(kWarmupSteps), "--samples", std::to_string(args.samples), "--data",
+                              args.data});
             if (!result.ms_per_step) {
               python_ok = false;
               python_reason = result.reason;

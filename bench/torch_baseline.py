@@ -1,10 +1,11 @@
 #!/usr/bin/python3
-"""PyTorch baseline for the Strata MLP benchmark on Fashion-MNIST.
+"""PyTorch baselines for Strata's Fashion-MNIST benchmarks (bench/mlp_bench, bench/cnn_bench).
 
-Trains Flatten -> Dense(512, relu) -> Dropout(0.2) -> Dense(256, relu) -> Dropout(0.2) -> Dense(10) with Adam the way a Keras fit()
-loop does (shuffled mini-batches, running loss and accuracy kept as tensors), times `--steps` training
-steps after `--warmup` untimed ones, and prints exactly one JSON line on stdout:
-  {"framework": "pytorch", "ms_per_step": ..., "steps": ..., "threads": N, "torch_version": ...}
+Trains the examples' models (--model mlp: examples/fashion_mnist_mlp.cpp, --model cnn:
+examples/fashion_mnist_cnn.cpp) with Adam the way a Keras fit() loop does (shuffled mini-batches,
+running loss and accuracy kept as tensors), times `--steps` training steps after `--warmup` untimed
+ones, and prints exactly one JSON line on stdout:
+  {"framework": "pytorch", "model": ..., "ms_per_step": ..., "steps": ..., "threads": N, "torch_version": ...}
 """
 
 import argparse
@@ -72,8 +73,29 @@ def shuffled_batches(x, y, batch_size):
             yield x.index_select(0, batch_indices), y.index_select(0, batch_indices)
 
 
+def build_model(name):
+    """The example's network in PyTorch's layout (NCHW for the CNN; Keras' defaults for BN: eps 1e-3,
+    momentum 0.99, which is PyTorch's momentum 0.01)."""
+    if name == "mlp":
+        return nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(784, 512), nn.ReLU(), nn.Dropout(0.2),
+            nn.Linear(512, 256), nn.ReLU(), nn.Dropout(0.2),
+            nn.Linear(256, 10),
+        )
+    return nn.Sequential(
+        nn.Unflatten(1, (1, 28)),
+        nn.Conv2d(1, 32, 3, padding=1), nn.BatchNorm2d(32, eps=1e-3, momentum=0.01), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3, padding=1), nn.BatchNorm2d(64, eps=1e-3, momentum=0.01), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Dropout(0.3),
+        nn.Linear(64 * 7 * 7, 128), nn.ReLU(), nn.Dropout(0.3),
+        nn.Linear(128, 10),
+    )
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", choices=["mlp", "cnn"], default="mlp", help="which example's network")
     parser.add_argument("--data", default=DEFAULT_DATA_DIR, help="directory with the Fashion-MNIST IDX .gz files")
     parser.add_argument("--threads", type=int, default=1, help="torch.set_num_threads value")
     parser.add_argument("--batch-size", type=int, default=128)
@@ -92,12 +114,7 @@ def main():
     if 0 < args.samples < x.shape[0]:
         x, y = x[:args.samples].contiguous(), y[:args.samples].contiguous()
 
-    model = nn.Sequential(
-        nn.Flatten(),
-        nn.Linear(784, 512), nn.ReLU(), nn.Dropout(0.2),
-        nn.Linear(512, 256), nn.ReLU(), nn.Dropout(0.2),
-        nn.Linear(256, 10),
-    )
+    model = build_model(args.model)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-7)
     loss_fn = nn.CrossEntropyLoss()
 
@@ -135,6 +152,7 @@ def main():
               file=sys.stderr)
     print(json.dumps({
         "framework": "pytorch",
+        "model": args.model,
         "ms_per_step": round(elapsed * 1000.0 / args.steps, 4),
         "steps": args.steps,
         "threads": args.threads,
