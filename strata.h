@@ -14,10 +14,14 @@
 #include <strata/data/fashion_mnist.h>
 #include <strata/data/idx.h>
 #include <strata/layers/activation.h>
+#include <strata/layers/activation_layers.h>
+#include <strata/layers/convolutional.h>
 #include <strata/layers/dense.h>
 #include <strata/layers/dropout.h>
 #include <strata/layers/input_layer.h>
 #include <strata/layers/layer.h>
+#include <strata/layers/normalization.h>
+#include <strata/layers/pooling.h>
 #include <strata/layers/reshaping.h>
 #include <strata/losses/loss.h>
 #include <strata/losses/probabilistic.h>

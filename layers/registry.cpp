@@ -1,30 +1,69 @@
-#include <nlohmann/json.hpp>
 #include <strata/core/error.h>
 #include <strata/core/registry.h>
 #include <strata/layers/activation.h>
+#include <strata/layers/activation_layers.h>
+#include <strata/layers/convolutional.h>
 #include <strata/layers/dense.h>
 #include <strata/layers/dropout.h>
 #include <strata/layers/input_layer.h>
+#include <strata/layers/normalization.h>
+#include <strata/layers/pooling.h>
 #include <strata/layers/registry.h>
 #include <strata/layers/reshaping.h>
 
 #include <map>
 #include <mutex>
+#include <nlohmann/json.hpp>
 
 namespace strata::layers {
 namespace {
 
 std::mutex registry_mutex;
 
+// Every built-in layer class has a static from_config(config) returning it by value.
+template <class L>
+LayerFactory factory_of() {
+  return [](const nlohmann::json& config) { return std::make_shared<L>(L::from_config(config)); };
+}
+
 // Built-ins are listed here rather than registered by static initialisers, which a static link can drop.
 std::map<std::string, LayerFactory>& registry() {
   static std::map<std::string, LayerFactory> table = {
-      {"InputLayer", [](const nlohmann::json& c) { return std::make_shared<InputLayer>(InputLayer::from_config(c)); }},
-      {"Dense", [](const nlohmann::json& c) { return std::make_shared<Dense>(Dense::from_config(c)); }},
-      {"Activation", [](const nlohmann::json& c) { return std::make_shared<Activation>(Activation::from_config(c)); }},
-      {"Dropout", [](const nlohmann::json& c) { return std::make_shared<Dropout>(Dropout::from_config(c)); }},
-      {"Flatten", [](const nlohmann::json& c) { return std::make_shared<Flatten>(Flatten::from_config(c)); }},
-      {"Reshape", [](const nlohmann::json& c) { return std::make_shared<Reshape>(Reshape::from_config(c)); }},
+      {"InputLayer", factory_of<InputLayer>()},
+      {"Dense", factory_of<Dense>()},
+      {"Activation", factory_of<Activation>()},
+      {"Dropout", factory_of<Dropout>()},
+      {"Flatten", factory_of<Flatten>()},
+      {"Reshape", factory_of<Reshape>()},
+      {"Conv1D", factory_of<Conv1D>()},
+      {"Conv2D", factory_of<Conv2D>()},
+      {"Conv3D", factory_of<Conv3D>()},
+      {"Conv1DTranspose", factory_of<Conv1DTranspose>()},
+      {"Conv2DTranspose", factory_of<Conv2DTranspose>()},
+      {"Conv3DTranspose", factory_of<Conv3DTranspose>()},
+      {"DepthwiseConv2D", factory_of<DepthwiseConv2D>()},
+      {"SeparableConv2D", factory_of<SeparableConv2D>()},
+      {"ReLU", factory_of<ReLU>()},
+      {"LeakyReLU", factory_of<LeakyReLU>()},
+      {"PReLU", factory_of<PReLU>()},
+      {"ELU", factory_of<ELU>()},
+      {"Softmax", factory_of<Softmax>()},
+      {"MaxPooling1D", factory_of<MaxPooling1D>()},
+      {"MaxPooling2D", factory_of<MaxPooling2D>()},
+      {"MaxPooling3D", factory_of<MaxPooling3D>()},
+      {"AveragePooling1D", factory_of<AveragePooling1D>()},
+      {"AveragePooling2D", factory_of<AveragePooling2D>()},
+      {"AveragePooling3D", factory_of<AveragePooling3D>()},
+      {"GlobalMaxPooling1D", factory_of<GlobalMaxPooling1D>()},
+      {"GlobalMaxPooling2D", factory_of<GlobalMaxPooling2D>()},
+      {"GlobalMaxPooling3D", factory_of<GlobalMaxPooling3D>()},
+      {"GlobalAveragePooling1D", factory_of<GlobalAveragePooling1D>()},
+      {"GlobalAveragePooling2D", factory_of<GlobalAveragePooling2D>()},
+      {"GlobalAveragePooling3D", factory_of<GlobalAveragePooling3D>()},
+      {"BatchNormalization", factory_of<BatchNormalization>()},
+      {"LayerNormalization", factory_of<LayerNormalization>()},
+      {"GroupNormalization", factory_of<GroupNormalization>()},
+      {"UnitNormalization", factory_of<UnitNormalization>()},
   };
   return table;
 }
