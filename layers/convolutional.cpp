@@ -240,6 +240,14 @@ ConvOptions Conv::options_from_config(const nlohmann::json& config) {
   return options;
 }
 
+// A layer constructed as L(filters, kernel_size, options) from its Keras config.
+template <class L, class Options>
+L from_filters_config(const nlohmann::json& config, Options options) {
+  L layer(config.at("filters").get<int64_t>(), tuple_from_json(config.at("kernel_size")), std::move(options));
+  layer.apply_base_config(config);
+  return layer;
+}
+
 Conv1D::Conv1D(int64_t filters, const ConvTuple& kernel_size, ConvOptions options)
     : Conv("Conv1D", 1, filters, kernel_size, std::move(options)) {}
 Conv2D::Conv2D(int64_t filters, const ConvTuple& kernel_size, ConvOptions options)
@@ -248,22 +256,13 @@ Conv3D::Conv3D(int64_t filters, const ConvTuple& kernel_size, ConvOptions option
     : Conv("Conv3D", 3, filters, kernel_size, std::move(options)) {}
 
 Conv1D Conv1D::from_config(const nlohmann::json& config) {
-  Conv1D layer(config.at("filters").get<int64_t>(), tuple_from_json(config.at("kernel_size")),
-               options_from_config(config));
-  layer.apply_base_config(config);
-  return layer;
+  return from_filters_config<Conv1D>(config, options_from_config(config));
 }
 Conv2D Conv2D::from_config(const nlohmann::json& config) {
-  Conv2D layer(config.at("filters").get<int64_t>(), tuple_from_json(config.at("kernel_size")),
-               options_from_config(config));
-  layer.apply_base_config(config);
-  return layer;
+  return from_filters_config<Conv2D>(config, options_from_config(config));
 }
 Conv3D Conv3D::from_config(const nlohmann::json& config) {
-  Conv3D layer(config.at("filters").get<int64_t>(), tuple_from_json(config.at("kernel_size")),
-               options_from_config(config));
-  layer.apply_base_config(config);
-  return layer;
+  return from_filters_config<Conv3D>(config, options_from_config(config));
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -395,22 +394,13 @@ Conv3DTranspose::Conv3DTranspose(int64_t filters, const ConvTuple& kernel_size, 
     : ConvTranspose("Conv3DTranspose", 3, filters, kernel_size, std::move(options)) {}
 
 Conv1DTranspose Conv1DTranspose::from_config(const nlohmann::json& config) {
-  Conv1DTranspose layer(config.at("filters").get<int64_t>(), tuple_from_json(config.at("kernel_size")),
-                        options_from_config(config));
-  layer.apply_base_config(config);
-  return layer;
+  return from_filters_config<Conv1DTranspose>(config, options_from_config(config));
 }
 Conv2DTranspose Conv2DTranspose::from_config(const nlohmann::json& config) {
-  Conv2DTranspose layer(config.at("filters").get<int64_t>(), tuple_from_json(config.at("kernel_size")),
-                        options_from_config(config));
-  layer.apply_base_config(config);
-  return layer;
+  return from_filters_config<Conv2DTranspose>(config, options_from_config(config));
 }
 Conv3DTranspose Conv3DTranspose::from_config(const nlohmann::json& config) {
-  Conv3DTranspose layer(config.at("filters").get<int64_t>(), tuple_from_json(config.at("kernel_size")),
-                        options_from_config(config));
-  layer.apply_base_config(config);
-  return layer;
+  return from_filters_config<Conv3DTranspose>(config, options_from_config(config));
 }
 
 // ---------------------------------------------------------------------------------------------------------------
