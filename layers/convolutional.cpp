@@ -99,6 +99,14 @@ std::vector<int64_t> ConvBase::conv_output_sizes(const Shape& input_shape,
   return out;
 }
 
+Shape ConvBase::forward_output_shape(const Shape& input_shape, int64_t channels) const {
+  check_rank(input_shape);
+  Shape out{input_shape[0]};
+  for (int64_t d : conv_output_sizes(input_shape, format_shape(input_shape))) out.push_back(d);
+  out.push_back(channels);
+  return out;
+}
+
 at::Tensor ConvBase::to_channels_first(const at::Tensor& x) const {
   std::vector<int64_t> perm{0, rank_ + 1};
   for (int64_t i = 1; i <= rank_; ++i) perm.push_back(i);
@@ -204,11 +212,7 @@ at::Tensor Conv::call(const at::Tensor& inputs, bool training) {
 }
 
 Shape Conv::compute_output_shape(const Shape& input_shape) const {
-  check_rank(input_shape);
-  Shape out{input_shape[0]};
-  for (int64_t d : conv_output_sizes(input_shape, format_shape(input_shape))) out.push_back(d);
-  out.push_back(filters_);
-  return out;
+  return forward_output_shape(input_shape, filters_);
 }
 
 nlohmann::json Conv::get_config() const {
@@ -445,11 +449,8 @@ at::Tensor DepthwiseConv2D::call(const at::Tensor& inputs, bool training) {
 
 Shape DepthwiseConv2D::compute_output_shape(const Shape& input_shape) const {
   check_rank(input_shape);
-  Shape out{input_shape[0]};
-  for (int64_t d : conv_output_sizes(input_shape, format_shape(input_shape))) out.push_back(d);
   const int64_t channels = input_shape.back();
-  out.push_back(channels == kNone ? kNone : channels * options_.depth_multiplier);
-  return out;
+  return forward_output_shape(input_shape, channels == kNone ? kNone : channels * options_.depth_multiplier);
 }
 
 nlohmann::json DepthwiseConv2D::get_config() const {
@@ -522,11 +523,7 @@ at::Tensor SeparableConv2D::call(const at::Tensor& inputs, bool training) {
 }
 
 Shape SeparableConv2D::compute_output_shape(const Shape& input_shape) const {
-  check_rank(input_shape);
-  Shape out{input_shape[0]};
-  for (int64_t d : conv_output_sizes(input_shape, format_shape(input_shape))) out.push_back(d);
-  out.push_back(filters_);
-  return out;
+  return forward_output_shape(input_shape, filters_);
 }
 
 nlohmann::json SeparableConv2D::get_config() const {

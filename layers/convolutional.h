@@ -110,6 +110,8 @@ class ConvBase : public Layer {
   // Spatial output sizes of a forward convolution (None stays None); throws ShapeError when "valid" and an
   // axis is smaller than the dilated kernel, naming `input_description`.
   std::vector<int64_t> conv_output_sizes(const Shape& input_shape, const std::string& input_description) const;
+  // The whole output shape of a forward convolution with `channels` output channels.
+  Shape forward_output_shape(const Shape& input_shape, int64_t channels) const;
   // NWC / NHWC / NDHWC to channels-first and back.
   at::Tensor to_channels_first(const at::Tensor& x) const;
   at::Tensor to_channels_last(const at::Tensor& y) const;
