@@ -38,19 +38,90 @@ void Layer::check_input(const at::Tensor& inputs) const {
   }
 }
 
+namespace {
+
+// How many apply() calls are running on this thread; the outermost one starts a fresh list of losses.
+thread_local int call_depth = 0;
+
+struct CallDepth {
+  CallDepth() { ++call_depth; }
+  ~CallDepth() { --call_depth; }
+  CallDepth(const CallDepth&) = delete;
+  CallDepth& operator=(const CallDepth&) = delete;
+};
+
+}  // namespace
+
 at::Tensor Layer::operator()(const at::Tensor& inputs, bool training) {
-  check_input(inputs);
-  if (!built_) ensure_built(shape_of(inputs));
-  at::Tensor outputs = call(inputs, training);
-  output_shape_ = with_batch_none(shape_of(outputs));
+  Tensors outputs = apply({inputs}, {}, training);
+  if (outputs.size() != 1)
+    throw ValueError(describe() + ": returns " + std::to_string(outputs.size()) +
+                     " outputs; call it with a list of inputs to get them all");
+  return outputs.front();
+}
+
+Tensors Layer::operator()(const Tensors& inputs, bool training) { return apply(inputs, {}, training); }
+
+Tensors Layer::apply(const Tensors& inputs, const Tensors& masks, bool training, Tensors* output_masks) {
+  if (inputs.empty()) throw ValueError(describe() + ": called with no inputs");
+  if (!masks.empty() && masks.size() != inputs.size())
+    throw ValueError(describe() + ": got " + std::to_string(masks.size()) + " masks for " +
+                     std::to_string(inputs.size()) + " inputs");
+  for (size_t i = 0; i < inputs.size(); ++i)
+    if (!inputs[i].defined())
+      throw ValueError(describe() + ": input " + std::to_string(i) + " is an undefined tensor");
+  if (inputs.size() == 1) check_input(inputs.front());
+  if (call_depth == 0) clear_call_losses();
+  CallDepth depth;
+  if (!built_) {
+    std::vector<Shape> shapes;
+    for (const auto& input : inputs) shapes.push_back(shape_of(input));
+    ensure_built(shapes);
+  }
+  Tensors outputs = call_many(inputs, masks, training);
+  if (outputs.empty()) throw StateError(describe() + ": call returned no outputs");
+  output_shape_ = with_batch_none(shape_of(outputs.front()));
+  if (activity_regularizer_) {
+    for (const auto& output : outputs)
+      if (output.dim() > 0) add_loss((*activity_regularizer_)(output) / static_cast<double>(output.size(0)));
+  }
+  if (output_masks) {
+    *output_masks = compute_mask(inputs, masks);
+    output_masks->resize(outputs.size());
+  }
   return outputs;
 }
 
-void Layer::ensure_built(const Shape& input_shape) {
+at::Tensor Layer::call(const at::Tensor& inputs, bool training) {
+  throw ValueError(describe() + ": takes a list of inputs, e.g. layer({a, b}), not a single tensor");
+}
+
+Tensors Layer::call_many(const Tensors& inputs, const Tensors& masks, bool training) {
+  if (inputs.size() != 1)
+    throw ValueError(describe() + ": expected 1 input, got " + std::to_string(inputs.size()));
+  return {call(inputs.front(), training)};
+}
+
+Tensors Layer::compute_mask(const Tensors& inputs, const Tensors& masks) const {
+  if (!supports_masking_ || masks.empty()) return {};
+  return {masks.front()};
+}
+
+void Layer::ensure_built(const Shape& input_shape) { ensure_built(std::vector<Shape>{input_shape}); }
+
+void Layer::ensure_built(const std::vector<Shape>& input_shapes) {
   if (built_) return;
-  build(with_batch_none(input_shape));
+  std::vector<Shape> shapes;
+  for (const auto& shape : input_shapes) shapes.push_back(with_batch_none(shape));
+  build_many(shapes);
   built_ = true;
-  build_input_shape_ = with_batch_none(input_shape);
+  build_input_shapes_ = std::move(shapes);
+}
+
+void Layer::build_many(const std::vector<Shape>& input_shapes) {
+  if (input_shapes.size() != 1)
+    throw ValueError(describe() + ": expected 1 input, got " + std::to_string(input_shapes.size()));
+  build(input_shapes.front());
 }
 
 nlohmann::json Layer::get_config() const {
@@ -66,13 +137,13 @@ void Layer::set_trainable(bool trainable) {
 }
 
 at::Tensor Layer::add_weight(const std::string& name, const Shape& shape, const initializers::Spec& initializer,
-                             bool trainable) {
+                             bool trainable, regularizers::Spec regularizer, constraints::Spec constraint) {
   for (int64_t d : shape)
     if (d < 0)
       throw ShapeError(describe() + ": weight '" + name + "' needs a fully known shape, got " + format_shape(shape));
   at::Tensor value = (*initializer)(shape, at::kFloat);
   value.requires_grad_(trainable && trainable_);
-  variables_.push_back({name, value, trainable});
+  variables_.push_back({name, value, trainable, std::move(regularizer), std::move(constraint)});
   return value;
 }
 
@@ -82,7 +153,8 @@ void Layer::untrack(const std::shared_ptr<Layer>& layer) {
 
 void Layer::collect_variables(std::vector<Variable>& out, bool parent_trainable) const {
   const bool trainable = parent_trainable && trainable_;
-  for (const auto& var : variables_) out.push_back({name_ + "/" + var.name, var.value, trainable && var.trainable});
+  for (const auto& var : variables_)
+    out.push_back({name_ + "/" + var.name, var.value, trainable && var.trainable, var.regularizer, var.constraint});
   for (const auto& layer : sublayers_) layer->collect_variables(out, trainable);
 }
 
@@ -90,6 +162,37 @@ std::vector<Variable> Layer::variables() const {
   std::vector<Variable> out;
   collect_variables(out, true);
   return out;
+}
+
+Tensors Layer::losses() const {
+  Tensors out;
+  for (const auto& var : variables())
+    if (var.regularizer) out.push_back((*var.regularizer)(var.value));
+  collect_call_losses(out);
+  return out;
+}
+
+void Layer::add_loss(const at::Tensor& loss) {
+  if (!loss.defined() || loss.numel() != 1)
+    throw ValueError(describe() + ": add_loss expects a scalar tensor, got " +
+                     (loss.defined() ? format_dims(loss.sizes()) : std::string("an undefined tensor")));
+  call_losses_.push_back(loss.reshape({}));
+}
+
+void Layer::collect_call_losses(Tensors& out) const {
+  out.insert(out.end(), call_losses_.begin(), call_losses_.end());
+  for (const auto& layer : sublayers_) layer->collect_call_losses(out);
+}
+
+void Layer::clear_call_losses() {
+  call_losses_.clear();
+  for (const auto& layer : sublayers_) layer->clear_call_losses();
+}
+
+void Layer::apply_constraints() {
+  at::NoGradGuard no_grad;
+  for (const auto& var : variables())
+    if (var.constraint) var.value.copy_((*var.constraint)(var.value));
 }
 
 std::vector<at::Tensor> Layer::weights() const {

@@ -1,11 +1,18 @@
 #pragma once
 // The Layer contract (DESIGN.md §4): weights through add_weight, sub-layers through track(), lazy build
 // from the first input shape, call(inputs, training), compute_output_shape and get_config.
+//
+// A layer with one input and one output overrides call(tensor). A layer with several inputs or outputs
+// (merging layers, attention, a recurrent layer's initial states or returned states), or one that reads
+// Keras masks, overrides call_many(), which gets every input with its mask. Masks travel beside the
+// tensors: apply() takes one mask per input (an undefined tensor for none) and reports one per output.
 
 #include <ATen/core/Tensor.h>
 #include <nlohmann/json_fwd.hpp>
+#include <strata/core/constraints.h>
 #include <strata/core/initializers.h>
 #include <strata/core/ref.h>
+#include <strata/core/regularizers.h>
 #include <strata/core/shape.h>
 
 #include <concepts>
@@ -25,11 +32,15 @@ struct InputSpec {
   std::map<int64_t, int64_t> axes = {};            // axis (negative counts from the end) -> required size
 };
 
-// One weight of a layer. `name` is local ("kernel"); path() gives Keras' "dense/kernel".
+using Tensors = std::vector<at::Tensor>;
+
+// One weight of a layer. `name` is "kernel" for a layer's own list and "dense/kernel" from variables().
 struct Variable {
   std::string name;
   at::Tensor value;
   bool trainable;
+  regularizers::Spec regularizer = {};  // its penalty joins the training loss
+  constraints::Spec constraint = {};    // applied after each optimizer update
 };
 
 class Layer {
@@ -44,11 +55,26 @@ class Layer {
 
   // Checks the input, builds on first use, runs call() and records the output shape.
   at::Tensor operator()(const at::Tensor& inputs, bool training = false);
+  // The same for several inputs (`layer({a, b})`) or several outputs (`return_state`).
+  Tensors operator()(const Tensors& inputs, bool training = false);
+  // The general form that models use: `masks` holds one mask per input (undefined or missing: none);
+  // `output_masks`, when given, receives one per output (Keras' compute_mask).
+  Tensors apply(const Tensors& inputs, const Tensors& masks, bool training, Tensors* output_masks = nullptr);
 
   // Creates the weights for inputs of `input_shape` (batch dimension None) unless already built.
   void ensure_built(const Shape& input_shape);
+  void ensure_built(const std::vector<Shape>& input_shapes);
 
-  virtual at::Tensor call(const at::Tensor& inputs, bool training) = 0;
+  // One input, one output; the default says the layer needs call_many().
+  virtual at::Tensor call(const at::Tensor& inputs, bool training);
+  // Any inputs with their masks (`masks` is empty or has one entry per input); the default passes a
+  // single input to call().
+  virtual Tensors call_many(const Tensors& inputs, const Tensors& masks, bool training);
+  // One mask per output, from the inputs and their masks. The default passes the first input's mask on
+  // when supports_masking() and drops it otherwise, as Keras does.
+  virtual Tensors compute_mask(const Tensors& inputs, const Tensors& masks) const;
+  bool supports_masking() const { return supports_masking_; }
+
   virtual Shape compute_output_shape(const Shape& input_shape) const { return input_shape; }
   // Keras' config: name, trainable, dtype, plus each layer's own arguments.
   virtual nlohmann::json get_config() const;
@@ -57,7 +83,11 @@ class Layer {
   const std::string& class_name() const { return class_name_; }
   bool built() const { return built_; }
   // Batch-None shapes of the last build input and the last output; empty before they are known.
-  const Shape& build_input_shape() const { return build_input_shape_; }
+  const Shape& build_input_shape() const {
+    static const Shape kUnknown;
+    return build_input_shapes_.empty() ? kUnknown : build_input_shapes_.front();
+  }
+  const std::vector<Shape>& build_input_shapes() const { return build_input_shapes_; }
   const Shape& output_shape() const { return output_shape_; }
 
   bool trainable() const { return trainable_; }
@@ -76,6 +106,18 @@ class Layer {
 
   const std::vector<std::shared_ptr<Layer>>& sublayers() const { return sublayers_; }
 
+  // Keras' layer.losses: the weight regularizers' penalties on the current weights, then the losses
+  // added by add_loss() (activity regularizers included) during the last outermost call; sub-layers too.
+  Tensors losses() const;
+  // Adds a scalar loss for the current call; the next outermost call starts a new list.
+  void add_loss(const at::Tensor& loss);
+  // Projects every constrained weight (this layer's and its sub-layers') with its constraint.
+  void apply_constraints();
+
+  const regularizers::Spec& activity_regularizer() const { return activity_regularizer_; }
+  // Keras' activity_regularizer: its penalty on each output, divided by the batch size, joins losses().
+  void set_activity_regularizer(regularizers::Spec regularizer) { activity_regularizer_ = std::move(regularizer); }
+
   // Applies the base fields of a Keras config (trainable) to a layer built by a from_config().
   void apply_base_config(const nlohmann::json& config);
 
@@ -84,9 +126,12 @@ class Layer {
 
  protected:
   virtual void build(const Shape& input_shape) {}
+  // Builds for several inputs; the default accepts exactly one and calls build().
+  virtual void build_many(const std::vector<Shape>& input_shapes);
 
   at::Tensor add_weight(const std::string& name, const Shape& shape,
-                        const initializers::Spec& initializer = "glorot_uniform", bool trainable = true);
+                        const initializers::Spec& initializer = "glorot_uniform", bool trainable = true,
+                        regularizers::Spec regularizer = {}, constraints::Spec constraint = {});
 
   // Registers a sub-layer so its weights count as this layer's; returns it typed for the caller to keep.
   template <class L>
@@ -104,22 +149,28 @@ class Layer {
   void untrack(const std::shared_ptr<Layer>& layer);
 
   void set_input_spec(InputSpec spec) { input_spec_ = std::move(spec); }
+  void set_supports_masking(bool supports) { supports_masking_ = supports; }
   void record_output_shape(Shape shape) { output_shape_ = std::move(shape); }
   // Throws ShapeError unless `inputs` fits the input spec; lets a model check a whole data set up front.
   void check_input(const at::Tensor& inputs) const;
 
  private:
   void collect_variables(std::vector<Variable>& out, bool parent_trainable) const;
+  void collect_call_losses(Tensors& out) const;
+  void clear_call_losses();
 
   std::string class_name_;
   std::string name_;
   bool trainable_ = true;
   bool built_ = false;
-  Shape build_input_shape_;
+  bool supports_masking_ = false;
+  std::vector<Shape> build_input_shapes_;
   Shape output_shape_;
   InputSpec input_spec_;
+  regularizers::Spec activity_regularizer_;
   std::vector<Variable> variables_;
   std::vector<std::shared_ptr<Layer>> sublayers_;
+  Tensors call_losses_;
 };
 
 using LayerRef = Ref<Layer>;

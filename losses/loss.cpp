@@ -41,7 +41,8 @@ void Loss::validate_targets(const at::Tensor& y_true, const Shape& y_pred_shape)
                      " to match the predictions, got " + format_dims(y_true.sizes()));
 }
 
-at::Tensor Loss::operator()(const at::Tensor& y_true, const at::Tensor& y_pred, const at::Tensor& sample_weight) const {
+at::Tensor Loss::operator()(const at::Tensor& y_true, const at::Tensor& y_pred, const at::Tensor& sample_weight,
+                            const at::Tensor& mask) const {
   if (!y_true.defined() || !y_pred.defined()) throw ValueError(describe() + ": y_true and y_pred must be defined tensors");
   if (y_pred.dim() == 0 || y_true.dim() == 0 || y_true.size(0) != y_pred.size(0))
     throw ShapeError(describe() + ": y_true and y_pred must have the same batch size, got " +
@@ -50,22 +51,36 @@ at::Tensor Loss::operator()(const at::Tensor& y_true, const at::Tensor& y_pred, 
     throw ShapeError(describe() + ": sample_weight must have one entry per sample (" + std::to_string(y_pred.size(0)) +
                      "), got " + format_dims(sample_weight.sizes()));
   validate_targets(y_true, with_batch_none(shape_of(y_pred)));
-  return compute(y_true, y_pred, sample_weight);
+  at::Tensor losses = call(y_true, y_pred);
+  if (mask.defined() && (mask.dim() > losses.dim() || mask.sizes() != losses.sizes().slice(0, mask.dim())))
+    throw ShapeError(describe() + ": mask of shape " + format_dims(mask.sizes()) +
+                     " does not match the per-entry losses of shape " + format_dims(losses.sizes()));
+  return reduce(losses, sample_weight, mask);
 }
 
-at::Tensor Loss::compute(const at::Tensor& y_true, const at::Tensor& y_pred, const at::Tensor& sample_weight) const {
-  at::Tensor losses = call(y_true, y_pred);
-  if (!sample_weight.defined()) {
-    if (reduction_ == Reduction::kSumOverBatchSize) return losses.mean();
-    if (reduction_ == Reduction::kSum) return losses.sum();
-    return losses;
+at::Tensor Loss::compute(const at::Tensor& y_true, const at::Tensor& y_pred, const at::Tensor& sample_weight,
+                         const at::Tensor& mask) const {
+  return reduce(call(y_true, y_pred), sample_weight, mask);
+}
+
+at::Tensor Loss::reduce(at::Tensor losses, const at::Tensor& sample_weight, const at::Tensor& mask) const {
+  if (mask.defined()) losses = losses * broadcast_weights(mask, losses);
+  if (sample_weight.defined()) losses = losses * broadcast_weights(sample_weight, losses);
+  switch (reduction_) {
+    case Reduction::kSum: return losses.sum();
+    case Reduction::kNone: return losses;
+    case Reduction::kSumOverBatchSize:
+      if (!mask.defined()) return losses.mean();
+      // Keras rescales the mask so the mean runs over the entries it keeps.
+      return losses.sum() / at::clamp_min(broadcast_weights(mask, losses).expand_as(losses).sum(), 1.0);
   }
+  return losses;
+}
+
+at::Tensor Loss::broadcast_weights(const at::Tensor& sample_weight, const at::Tensor& losses) {
   at::Tensor weights = sample_weight.to(losses.scalar_type());
   while (weights.dim() < losses.dim()) weights = weights.unsqueeze(-1);
-  losses = losses * weights;
-  if (reduction_ == Reduction::kSumOverBatchSize) return losses.sum() / static_cast<double>(losses.numel());
-  if (reduction_ == Reduction::kSum) return losses.sum();
-  return losses;
+  return weights;
 }
 
 nlohmann::json Loss::get_config() const { return {{"name", name_}, {"reduction", reduction_name(reduction_)}}; }

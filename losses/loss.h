@@ -24,11 +24,15 @@ class Loss {
   Loss(std::string class_name, std::string name, Reduction reduction);
   virtual ~Loss() = default;
 
-  // Checks the inputs (shapes, label ranges), then computes and reduces.
-  at::Tensor operator()(const at::Tensor& y_true, const at::Tensor& y_pred, const at::Tensor& sample_weight = {}) const;
+  // Checks the inputs (shapes, label ranges), then computes and reduces. `mask` (Keras' mask of y_pred,
+  // e.g. (batch, time) from a masked sequence) drops the masked entries: "sum_over_batch_size" then
+  // averages over the entries left, as Keras does.
+  at::Tensor operator()(const at::Tensor& y_true, const at::Tensor& y_pred, const at::Tensor& sample_weight = {},
+                        const at::Tensor& mask = {}) const;
 
   // The same without the checks, for a training loop that validated its whole data set once.
-  at::Tensor compute(const at::Tensor& y_true, const at::Tensor& y_pred, const at::Tensor& sample_weight = {}) const;
+  at::Tensor compute(const at::Tensor& y_true, const at::Tensor& y_pred, const at::Tensor& sample_weight = {},
+                     const at::Tensor& mask = {}) const;
 
   // Checks targets against what the model predicts per sample (`y_pred_shape` has batch None): rank,
   // sizes, and label values (integral class ids in range, probabilities in [0, 1]).
@@ -46,6 +50,11 @@ class Loss {
   std::string describe() const { return class_name_ + " '" + name_ + "'"; }
 
  private:
+  // Applies the mask, the sample weights and the reduction to per-entry losses.
+  at::Tensor reduce(at::Tensor losses, const at::Tensor& sample_weight, const at::Tensor& mask) const;
+  // Per-sample weights with trailing axes added so they broadcast against `losses`.
+  static at::Tensor broadcast_weights(const at::Tensor& sample_weight, const at::Tensor& losses);
+
   std::string class_name_;
   std::string name_;
   Reduction reduction_;

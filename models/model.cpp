@@ -123,34 +123,41 @@ const std::vector<at::Tensor>& Model::training_variables() {
   return training_variables_;
 }
 
-at::Tensor Model::compute_loss(const at::Tensor& x, const at::Tensor& y, const at::Tensor& y_pred) {
-  return loss_->compute(y, y_pred);
+at::Tensor Model::compute_loss(const at::Tensor& x, const at::Tensor& y, const at::Tensor& y_pred,
+                               const at::Tensor& mask) {
+  at::Tensor loss = loss_->compute(y, y_pred, {}, mask);
+  for (const auto& penalty : losses()) loss = loss + penalty;  // regularizers and add_loss(), as Keras adds them
+  return loss;
 }
 
-void Model::update_metrics(const at::Tensor& loss, const at::Tensor& y, const at::Tensor& y_pred) {
+void Model::update_metrics(const at::Tensor& loss, const at::Tensor& y, const at::Tensor& y_pred,
+                           const at::Tensor& mask) {
   at::NoGradGuard no_grad;
   // The loss is a batch mean; weighting it by the batch size makes the epoch value a per-sample mean.
   const auto batch_size = static_cast<double>(y_pred.size(0));
   loss_tracker_.add(loss.detach() * batch_size, batch_size);
-  for (auto& metric : metrics_) metric->update_state(y, y_pred);
+  for (auto& metric : metrics_) metric->update_state(y, y_pred, mask);  // masked entries weigh nothing
 }
 
 void Model::train_step(const at::Tensor& x, const at::Tensor& y) {
   const auto& variables = training_variables();
   for (const auto& variable : variables) variable.mutable_grad().reset();
-  at::Tensor y_pred = (*this)(x, true);
-  at::Tensor loss = compute_loss(x, y, y_pred);
+  Tensors masks;
+  at::Tensor y_pred = apply({x}, {}, true, &masks).front();
+  at::Tensor loss = compute_loss(x, y, y_pred, masks.front());
   loss.backward();
   std::vector<at::Tensor> grads;
   grads.reserve(variables.size());
   for (const auto& variable : variables) grads.push_back(variable.grad());
   optimizer_->apply(grads, variables);
-  update_metrics(loss, y, y_pred.detach());
+  apply_constraints();
+  update_metrics(loss, y, y_pred.detach(), masks.front());
 }
 
 void Model::test_step(const at::Tensor& x, const at::Tensor& y) {
-  at::Tensor y_pred = (*this)(x, false);
-  update_metrics(compute_loss(x, y, y_pred), y, y_pred);
+  Tensors masks;
+  at::Tensor y_pred = apply({x}, {}, false, &masks).front();
+  update_metrics(compute_loss(x, y, y_pred, masks.front()), y, y_pred, masks.front());
 }
 
 at::Tensor Model::predict_step(const at::Tensor& x) { return (*this)(x, false); }

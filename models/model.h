@@ -72,7 +72,7 @@ class Model : public Layer {
   Logs test_on_batch(const at::Tensor& x, const at::Tensor& y);
   at::Tensor predict_on_batch(const at::Tensor& x);
 
-  // The step fit() runs on each batch: forward, loss, backward, optimizer, metrics. Override it for
+  // The step fit() runs on each batch: forward, loss, backward, optimizer, constraints, metrics. Override it for
   // custom training; the loop reads the results from the metrics afterwards.
   virtual void train_step(const at::Tensor& x, const at::Tensor& y);
   virtual void test_step(const at::Tensor& x, const at::Tensor& y);
@@ -94,10 +94,13 @@ class Model : public Layer {
   bool stop_training = false;
 
  protected:
-  // The compiled loss of a batch (checks were done for the whole data set before the loop).
-  at::Tensor compute_loss(const at::Tensor& x, const at::Tensor& y, const at::Tensor& y_pred);
+  // The compiled loss of a batch plus losses() (checks were done for the whole data set before the loop).
+  // `mask` is the output's Keras mask, if any: masked entries count for nothing.
+  at::Tensor compute_loss(const at::Tensor& x, const at::Tensor& y, const at::Tensor& y_pred,
+                          const at::Tensor& mask = {});
   // Adds a batch to the loss tracker and the compiled metrics.
-  void update_metrics(const at::Tensor& loss, const at::Tensor& y, const at::Tensor& y_pred);
+  void update_metrics(const at::Tensor& loss, const at::Tensor& y, const at::Tensor& y_pred,
+                      const at::Tensor& mask = {});
 
  private:
   void require_compiled(const char* method) const;

@@ -49,9 +49,17 @@ void Sequential::build_from_input_shape() {
   call(at::zeros(sample), false);
 }
 
-at::Tensor Sequential::call(const at::Tensor& inputs, bool training) {
-  at::Tensor x = inputs;
-  for (const auto& layer : layers()) x = (*layer)(x, training);
+at::Tensor Sequential::call(const at::Tensor& inputs, bool training) { return call_many({inputs}, {}, training).front(); }
+
+Tensors Sequential::call_many(const Tensors& inputs, const Tensors& masks, bool training) {
+  Tensors x = inputs;
+  Tensors x_masks = masks;
+  for (const auto& layer : layers()) {
+    Tensors next_masks;
+    x = layer->apply(x, x_masks, training, &next_masks);
+    x_masks = std::move(next_masks);
+  }
+  output_masks_ = x_masks;
   return x;
 }
 

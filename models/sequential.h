@@ -20,6 +20,10 @@ class Sequential : public Model {
   const std::vector<std::shared_ptr<Layer>>& layers() const { return sublayers(); }
 
   at::Tensor call(const at::Tensor& inputs, bool training) override;
+  // Runs the stack passing each layer's output mask to the next, as Keras' Sequential does.
+  Tensors call_many(const Tensors& inputs, const Tensors& masks, bool training) override;
+  // The mask the last layer gave in the latest call.
+  Tensors compute_mask(const Tensors& inputs, const Tensors& masks) const override { return output_masks_; }
   nlohmann::json get_config() const override;
 
  protected:
@@ -30,6 +34,7 @@ class Sequential : public Model {
   void build_from_input_shape();
 
   std::shared_ptr<layers::InputLayer> input_layer_;
+  Tensors output_masks_;
 };
 
 }  // namespace strata
