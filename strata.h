@@ -5,11 +5,13 @@
 #include <strata/callbacks/history.h>
 #include <strata/callbacks/progbar_logger.h>
 #include <strata/core/activations.h>
+#include <strata/core/constraints.h>
 #include <strata/core/error.h>
 #include <strata/core/initializers.h>
 #include <strata/core/logs.h>
 #include <strata/core/naming.h>
 #include <strata/core/random.h>
+#include <strata/core/regularizers.h>
 #include <strata/core/shape.h>
 #include <strata/data/fashion_mnist.h>
 #include <strata/data/idx.h>

@@ -4,7 +4,9 @@
 namespace strata::layers {
 
 Activation::Activation(activations::Function activation, std::string name)
-    : Layer("Activation", std::move(name)), activation_(std::move(activation)) {}
+    : Layer("Activation", std::move(name)), activation_(std::move(activation)) {
+  set_supports_masking(true);
+}
 
 at::Tensor Activation::call(const at::Tensor& inputs, bool training) { return activation_(inputs); }
 

@@ -6,6 +6,7 @@
 namespace strata::layers {
 
 ReLU::ReLU(ReLUOptions options) : Layer("ReLU", options.name), options_(std::move(options)) {
+  set_supports_masking(true);
   if (options_.max_value && *options_.max_value < 0.0)
     throw ValueError(describe() + ": expected max_value >= 0, got " + std::to_string(*options_.max_value));
   if (options_.negative_slope < 0.0)
@@ -44,6 +45,7 @@ ReLU ReLU::from_config(const nlohmann::json& config) {
 
 LeakyReLU::LeakyReLU(double negative_slope, std::string name)
     : Layer("LeakyReLU", std::move(name)), negative_slope_(negative_slope) {
+  set_supports_masking(true);
   if (negative_slope_ < 0.0)
     throw ValueError(describe() + ": expected negative_slope >= 0, got " + std::to_string(negative_slope_));
 }
@@ -64,6 +66,7 @@ LeakyReLU LeakyReLU::from_config(const nlohmann::json& config) {
 }
 
 PReLU::PReLU(PReLUOptions options) : Layer("PReLU", options.name), options_(std::move(options)) {
+  set_supports_masking(true);
   set_input_spec({.min_ndim = 2});
 }
 
@@ -78,7 +81,8 @@ void PReLU::build(const Shape& input_shape) {
   for (int64_t d : alpha_shape)
     if (d == kNone)
       throw ShapeError(describe() + ": every non-shared axis must be known, got inputs " + format_shape(input_shape));
-  alpha_ = add_weight("alpha", alpha_shape, options_.alpha_initializer);
+  alpha_ = add_weight("alpha", alpha_shape, options_.alpha_initializer, true, options_.alpha_regularizer,
+                      options_.alpha_constraint);
 }
 
 at::Tensor PReLU::call(const at::Tensor& inputs, bool training) {
@@ -88,8 +92,8 @@ at::Tensor PReLU::call(const at::Tensor& inputs, bool training) {
 nlohmann::json PReLU::get_config() const {
   nlohmann::json config = Layer::get_config();
   config["alpha_initializer"] = initializers::serialize(*options_.alpha_initializer);
-  config["alpha_regularizer"] = nullptr;
-  config["alpha_constraint"] = nullptr;
+  config["alpha_regularizer"] = regularizers::serialize(options_.alpha_regularizer);
+  config["alpha_constraint"] = constraints::serialize(options_.alpha_constraint);
   config["shared_axes"] = options_.shared_axes.empty() ? nlohmann::json(nullptr) : nlohmann::json(options_.shared_axes);
   return config;
 }
@@ -98,6 +102,8 @@ PReLU PReLU::from_config(const nlohmann::json& config) {
   PReLUOptions options{.name = config.value("name", "")};
   if (config.contains("alpha_initializer"))
     options.alpha_initializer = initializers::deserialize(config.at("alpha_initializer"));
+  options.alpha_regularizer = regularizers::deserialize(config.value("alpha_regularizer", nlohmann::json()));
+  options.alpha_constraint = constraints::deserialize(config.value("alpha_constraint", nlohmann::json()));
   if (config.contains("shared_axes") && !config.at("shared_axes").is_null())
     options.shared_axes = config.at("shared_axes").get<std::vector<int64_t>>();
   PReLU layer(std::move(options));
@@ -105,7 +111,7 @@ PReLU PReLU::from_config(const nlohmann::json& config) {
   return layer;
 }
 
-ELU::ELU(double alpha, std::string name) : Layer("ELU", std::move(name)), alpha_(alpha) {}
+ELU::ELU(double alpha, std::string name) : Layer("ELU", std::move(name)), alpha_(alpha) { set_supports_masking(true); }
 
 at::Tensor ELU::call(const at::Tensor& inputs, bool training) { return at::elu(inputs, alpha_); }
 
@@ -121,7 +127,9 @@ ELU ELU::from_config(const nlohmann::json& config) {
   return layer;
 }
 
-Softmax::Softmax(int64_t axis, std::string name) : Layer("Softmax", std::move(name)), axis_(axis) {}
+Softmax::Softmax(int64_t axis, std::string name) : Layer("Softmax", std::move(name)), axis_(axis) {
+  set_supports_masking(true);
+}
 
 at::Tensor Softmax::call(const at::Tensor& inputs, bool training) {
   if (axis_ >= inputs.dim() || axis_ < -inputs.dim())

@@ -42,6 +42,8 @@ class LeakyReLU : public Layer {
 
 struct PReLUOptions {
   initializers::Spec alpha_initializer = "zeros";
+  regularizers::Spec alpha_regularizer = {};
+  constraints::Spec alpha_constraint = {};
   std::vector<int64_t> shared_axes = {};  // 1-based axes (batch excluded) along which alpha is shared
   std::string name = "";
 };

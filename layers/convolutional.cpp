@@ -23,8 +23,11 @@ std::string data_format_from_json(const nlohmann::json& config) {
   return config.at("data_format").get<std::string>();
 }
 
-void add_null_keys(nlohmann::json& config, std::initializer_list<const char*> keys) {
-  for (const char* key : keys) config[key] = nullptr;
+regularizers::Spec regularizer_from(const nlohmann::json& config, const char* key) {
+  return regularizers::deserialize(config.value(key, nlohmann::json()));
+}
+constraints::Spec constraint_from(const nlohmann::json& config, const char* key) {
+  return constraints::deserialize(config.value(key, nlohmann::json()));
 }
 
 const char* spatial_layout(int64_t rank) {
@@ -179,6 +182,7 @@ Conv::Conv(std::string class_name, int64_t rank, int64_t filters, const ConvTupl
                options.data_format, options.dilation_rate, /*allow_causal=*/rank == 1),
       filters_(filters),
       options_(std::move(options)) {
+  set_activity_regularizer(options_.activity_regularizer);
   if (filters_ <= 0) throw ValueError(describe() + ": expected filters > 0, got " + std::to_string(filters_));
   if (options_.groups <= 0)
     throw ValueError(describe() + ": expected groups > 0, got " + std::to_string(options_.groups));
@@ -199,8 +203,11 @@ void Conv::build(const Shape& input_shape) {
   Shape kernel_shape = kernel_size_;
   kernel_shape.push_back(channels / options_.groups);
   kernel_shape.push_back(filters_);
-  kernel_ = add_weight("kernel", kernel_shape, options_.kernel_initializer);
-  if (options_.use_bias) bias_ = add_weight("bias", {filters_}, options_.bias_initializer);
+  kernel_ = add_weight("kernel", kernel_shape, options_.kernel_initializer, true, options_.kernel_regularizer,
+                       options_.kernel_constraint);
+  if (options_.use_bias)
+    bias_ = add_weight("bias", {filters_}, options_.bias_initializer, true, options_.bias_regularizer,
+                       options_.bias_constraint);
   set_input_spec({.ndim = rank_ + 2, .axes = {{-1, channels}}});
 }
 
@@ -224,8 +231,11 @@ nlohmann::json Conv::get_config() const {
   config["use_bias"] = options_.use_bias;
   config["kernel_initializer"] = initializers::serialize(*options_.kernel_initializer);
   config["bias_initializer"] = initializers::serialize(*options_.bias_initializer);
-  add_null_keys(config, {"kernel_regularizer", "bias_regularizer", "activity_regularizer", "kernel_constraint",
-                         "bias_constraint"});
+  config["kernel_regularizer"] = regularizers::serialize(options_.kernel_regularizer);
+  config["bias_regularizer"] = regularizers::serialize(options_.bias_regularizer);
+  config["activity_regularizer"] = regularizers::serialize(options_.activity_regularizer);
+  config["kernel_constraint"] = constraints::serialize(options_.kernel_constraint);
+  config["bias_constraint"] = constraints::serialize(options_.bias_constraint);
   return config;
 }
 
@@ -240,6 +250,11 @@ ConvOptions Conv::options_from_config(const nlohmann::json& config) {
     options.kernel_initializer = initializers::deserialize(config.at("kernel_initializer"));
   if (config.contains("bias_initializer"))
     options.bias_initializer = initializers::deserialize(config.at("bias_initializer"));
+  options.kernel_regularizer = regularizer_from(config, "kernel_regularizer");
+  options.bias_regularizer = regularizer_from(config, "bias_regularizer");
+  options.activity_regularizer = regularizer_from(config, "activity_regularizer");
+  options.kernel_constraint = constraint_from(config, "kernel_constraint");
+  options.bias_constraint = constraint_from(config, "bias_constraint");
   options.name = config.value("name", "");
   return options;
 }
@@ -278,6 +293,7 @@ ConvTranspose::ConvTranspose(std::string class_name, int64_t rank, int64_t filte
                options.data_format, options.dilation_rate, /*allow_causal=*/false),
       filters_(filters),
       options_(std::move(options)) {
+  set_activity_regularizer(options_.activity_regularizer);
   if (filters_ <= 0) throw ValueError(describe() + ": expected filters > 0, got " + std::to_string(filters_));
   if (!options_.output_padding.empty()) {
     output_padding_ = expand(options_.output_padding, "output_padding", 0);
@@ -308,8 +324,11 @@ void ConvTranspose::build(const Shape& input_shape) {
   Shape kernel_shape = kernel_size_;
   kernel_shape.push_back(filters_);
   kernel_shape.push_back(channels);
-  kernel_ = add_weight("kernel", kernel_shape, options_.kernel_initializer);
-  if (options_.use_bias) bias_ = add_weight("bias", {filters_}, options_.bias_initializer);
+  kernel_ = add_weight("kernel", kernel_shape, options_.kernel_initializer, true, options_.kernel_regularizer,
+                       options_.kernel_constraint);
+  if (options_.use_bias)
+    bias_ = add_weight("bias", {filters_}, options_.bias_initializer, true, options_.bias_regularizer,
+                       options_.bias_constraint);
   set_input_spec({.ndim = rank_ + 2, .axes = {{-1, channels}}});
 }
 
@@ -369,8 +388,11 @@ nlohmann::json ConvTranspose::get_config() const {
   config["use_bias"] = options_.use_bias;
   config["kernel_initializer"] = initializers::serialize(*options_.kernel_initializer);
   config["bias_initializer"] = initializers::serialize(*options_.bias_initializer);
-  add_null_keys(config, {"kernel_regularizer", "bias_regularizer", "activity_regularizer", "kernel_constraint",
-                         "bias_constraint"});
+  config["kernel_regularizer"] = regularizers::serialize(options_.kernel_regularizer);
+  config["bias_regularizer"] = regularizers::serialize(options_.bias_regularizer);
+  config["activity_regularizer"] = regularizers::serialize(options_.activity_regularizer);
+  config["kernel_constraint"] = constraints::serialize(options_.kernel_constraint);
+  config["bias_constraint"] = constraints::serialize(options_.bias_constraint);
   return config;
 }
 
@@ -386,6 +408,11 @@ ConvTransposeOptions ConvTranspose::options_from_config(const nlohmann::json& co
     options.kernel_initializer = initializers::deserialize(config.at("kernel_initializer"));
   if (config.contains("bias_initializer"))
     options.bias_initializer = initializers::deserialize(config.at("bias_initializer"));
+  options.kernel_regularizer = regularizer_from(config, "kernel_regularizer");
+  options.bias_regularizer = regularizer_from(config, "bias_regularizer");
+  options.activity_regularizer = regularizer_from(config, "activity_regularizer");
+  options.kernel_constraint = constraint_from(config, "kernel_constraint");
+  options.bias_constraint = constraint_from(config, "bias_constraint");
   options.name = config.value("name", "");
   return options;
 }
@@ -423,6 +450,7 @@ DepthwiseConv2D::DepthwiseConv2D(const ConvTuple& kernel_size, DepthwiseConv2DOp
     : ConvBase("DepthwiseConv2D", options.name, 2, kernel_size, options.strides, options.padding, options.data_format,
                options.dilation_rate, /*allow_causal=*/false),
       options_(std::move(options)) {
+  set_activity_regularizer(options_.activity_regularizer);
   if (options_.depth_multiplier <= 0)
     throw ValueError(describe() + ": expected depth_multiplier > 0, got " + std::to_string(options_.depth_multiplier));
 }
@@ -434,8 +462,11 @@ void DepthwiseConv2D::build(const Shape& input_shape) {
     throw ShapeError(describe() + ": the channel (last) dimension of the input must be known, got " +
                      format_shape(input_shape));
   depthwise_kernel_ = add_weight("depthwise_kernel", {kernel_size_[0], kernel_size_[1], channels, options_.depth_multiplier},
-                                 options_.depthwise_initializer);
-  if (options_.use_bias) bias_ = add_weight("bias", {channels * options_.depth_multiplier}, options_.bias_initializer);
+                                 options_.depthwise_initializer, true, options_.depthwise_regularizer,
+                                 options_.depthwise_constraint);
+  if (options_.use_bias)
+    bias_ = add_weight("bias", {channels * options_.depth_multiplier}, options_.bias_initializer, true,
+                       options_.bias_regularizer, options_.bias_constraint);
   set_input_spec({.ndim = 4, .axes = {{-1, channels}}});
 }
 
@@ -461,8 +492,11 @@ nlohmann::json DepthwiseConv2D::get_config() const {
   config["use_bias"] = options_.use_bias;
   config["depthwise_initializer"] = initializers::serialize(*options_.depthwise_initializer);
   config["bias_initializer"] = initializers::serialize(*options_.bias_initializer);
-  add_null_keys(config, {"depthwise_regularizer", "bias_regularizer", "activity_regularizer", "depthwise_constraint",
-                         "bias_constraint"});
+  config["depthwise_regularizer"] = regularizers::serialize(options_.depthwise_regularizer);
+  config["bias_regularizer"] = regularizers::serialize(options_.bias_regularizer);
+  config["activity_regularizer"] = regularizers::serialize(options_.activity_regularizer);
+  config["depthwise_constraint"] = constraints::serialize(options_.depthwise_constraint);
+  config["bias_constraint"] = constraints::serialize(options_.bias_constraint);
   return config;
 }
 
@@ -478,6 +512,11 @@ DepthwiseConv2D DepthwiseConv2D::from_config(const nlohmann::json& config) {
     options.depthwise_initializer = initializers::deserialize(config.at("depthwise_initializer"));
   if (config.contains("bias_initializer"))
     options.bias_initializer = initializers::deserialize(config.at("bias_initializer"));
+  options.depthwise_regularizer = regularizer_from(config, "depthwise_regularizer");
+  options.bias_regularizer = regularizer_from(config, "bias_regularizer");
+  options.activity_regularizer = regularizer_from(config, "activity_regularizer");
+  options.depthwise_constraint = constraint_from(config, "depthwise_constraint");
+  options.bias_constraint = constraint_from(config, "bias_constraint");
   options.name = config.value("name", "");
   DepthwiseConv2D layer(tuple_from_json(config.at("kernel_size")), std::move(options));
   layer.apply_base_config(config);
@@ -492,6 +531,7 @@ SeparableConv2D::SeparableConv2D(int64_t filters, const ConvTuple& kernel_size, 
                options.dilation_rate, /*allow_causal=*/false),
       filters_(filters),
       options_(std::move(options)) {
+  set_activity_regularizer(options_.activity_regularizer);
   if (filters_ <= 0) throw ValueError(describe() + ": expected filters > 0, got " + std::to_string(filters_));
   if (options_.depth_multiplier <= 0)
     throw ValueError(describe() + ": expected depth_multiplier > 0, got " + std::to_string(options_.depth_multiplier));
@@ -504,10 +544,14 @@ void SeparableConv2D::build(const Shape& input_shape) {
     throw ShapeError(describe() + ": the channel (last) dimension of the input must be known, got " +
                      format_shape(input_shape));
   const int64_t dm = options_.depth_multiplier;
-  depthwise_kernel_ =
-      add_weight("depthwise_kernel", {kernel_size_[0], kernel_size_[1], channels, dm}, options_.depthwise_initializer);
-  pointwise_kernel_ = add_weight("pointwise_kernel", {1, 1, channels * dm, filters_}, options_.pointwise_initializer);
-  if (options_.use_bias) bias_ = add_weight("bias", {filters_}, options_.bias_initializer);
+  depthwise_kernel_ = add_weight("depthwise_kernel", {kernel_size_[0], kernel_size_[1], channels, dm},
+                                 options_.depthwise_initializer, true, options_.depthwise_regularizer,
+                                 options_.depthwise_constraint);
+  pointwise_kernel_ = add_weight("pointwise_kernel", {1, 1, channels * dm, filters_}, options_.pointwise_initializer,
+                                 true, options_.pointwise_regularizer, options_.pointwise_constraint);
+  if (options_.use_bias)
+    bias_ = add_weight("bias", {filters_}, options_.bias_initializer, true, options_.bias_regularizer,
+                       options_.bias_constraint);
   set_input_spec({.ndim = 4, .axes = {{-1, channels}}});
 }
 
@@ -536,8 +580,13 @@ nlohmann::json SeparableConv2D::get_config() const {
   config["depthwise_initializer"] = initializers::serialize(*options_.depthwise_initializer);
   config["pointwise_initializer"] = initializers::serialize(*options_.pointwise_initializer);
   config["bias_initializer"] = initializers::serialize(*options_.bias_initializer);
-  add_null_keys(config, {"depthwise_regularizer", "pointwise_regularizer", "bias_regularizer", "activity_regularizer",
-                         "depthwise_constraint", "pointwise_constraint", "bias_constraint"});
+  config["depthwise_regularizer"] = regularizers::serialize(options_.depthwise_regularizer);
+  config["pointwise_regularizer"] = regularizers::serialize(options_.pointwise_regularizer);
+  config["bias_regularizer"] = regularizers::serialize(options_.bias_regularizer);
+  config["activity_regularizer"] = regularizers::serialize(options_.activity_regularizer);
+  config["depthwise_constraint"] = constraints::serialize(options_.depthwise_constraint);
+  config["pointwise_constraint"] = constraints::serialize(options_.pointwise_constraint);
+  config["bias_constraint"] = constraints::serialize(options_.bias_constraint);
   return config;
 }
 
@@ -555,6 +604,13 @@ SeparableConv2D SeparableConv2D::from_config(const nlohmann::json& config) {
     options.pointwise_initializer = initializers::deserialize(config.at("pointwise_initializer"));
   if (config.contains("bias_initializer"))
     options.bias_initializer = initializers::deserialize(config.at("bias_initializer"));
+  options.depthwise_regularizer = regularizer_from(config, "depthwise_regularizer");
+  options.pointwise_regularizer = regularizer_from(config, "pointwise_regularizer");
+  options.bias_regularizer = regularizer_from(config, "bias_regularizer");
+  options.activity_regularizer = regularizer_from(config, "activity_regularizer");
+  options.depthwise_constraint = constraint_from(config, "depthwise_constraint");
+  options.pointwise_constraint = constraint_from(config, "pointwise_constraint");
+  options.bias_constraint = constraint_from(config, "bias_constraint");
   options.name = config.value("name", "");
   SeparableConv2D layer(config.at("filters").get<int64_t>(), tuple_from_json(config.at("kernel_size")),
                         std::move(options));

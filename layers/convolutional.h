@@ -42,6 +42,11 @@ struct ConvOptions {
   bool use_bias = true;
   initializers::Spec kernel_initializer = "glorot_uniform";
   initializers::Spec bias_initializer = "zeros";
+  regularizers::Spec kernel_regularizer = {};
+  regularizers::Spec bias_regularizer = {};
+  regularizers::Spec activity_regularizer = {};
+  constraints::Spec kernel_constraint = {};
+  constraints::Spec bias_constraint = {};
   std::string name = "";
 };
 
@@ -56,6 +61,11 @@ struct ConvTransposeOptions {
   bool use_bias = true;
   initializers::Spec kernel_initializer = "glorot_uniform";
   initializers::Spec bias_initializer = "zeros";
+  regularizers::Spec kernel_regularizer = {};
+  regularizers::Spec bias_regularizer = {};
+  regularizers::Spec activity_regularizer = {};
+  constraints::Spec kernel_constraint = {};
+  constraints::Spec bias_constraint = {};
   std::string name = "";
 };
 
@@ -69,6 +79,11 @@ struct DepthwiseConv2DOptions {
   bool use_bias = true;
   initializers::Spec depthwise_initializer = "glorot_uniform";
   initializers::Spec bias_initializer = "zeros";
+  regularizers::Spec depthwise_regularizer = {};
+  regularizers::Spec bias_regularizer = {};
+  regularizers::Spec activity_regularizer = {};
+  constraints::Spec depthwise_constraint = {};
+  constraints::Spec bias_constraint = {};
   std::string name = "";
 };
 
@@ -83,6 +98,13 @@ struct SeparableConv2DOptions {
   initializers::Spec depthwise_initializer = "glorot_uniform";
   initializers::Spec pointwise_initializer = "glorot_uniform";
   initializers::Spec bias_initializer = "zeros";
+  regularizers::Spec depthwise_regularizer = {};
+  regularizers::Spec pointwise_regularizer = {};
+  regularizers::Spec bias_regularizer = {};
+  regularizers::Spec activity_regularizer = {};
+  constraints::Spec depthwise_constraint = {};
+  constraints::Spec pointwise_constraint = {};
+  constraints::Spec bias_constraint = {};
   std::string name = "";
 };
 

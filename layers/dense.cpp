@@ -8,14 +8,18 @@ namespace strata::layers {
 Dense::Dense(int64_t units, DenseOptions options) : Layer("Dense", options.name), units_(units), options_(std::move(options)) {
   if (units_ <= 0) throw ValueError(describe() + ": expected units > 0, got " + std::to_string(units_));
   set_input_spec({.min_ndim = 2});
+  set_activity_regularizer(options_.activity_regularizer);
+  set_supports_masking(true);
 }
 
 void Dense::build(const Shape& input_shape) {
   const int64_t input_dim = input_shape.back();
   if (input_dim == kNone)
     throw ShapeError(describe() + ": the last dimension of the input must be known, got " + format_shape(input_shape));
-  kernel_ = add_weight("kernel", {input_dim, units_}, options_.kernel_initializer);
-  if (options_.use_bias) bias_ = add_weight("bias", {units_}, options_.bias_initializer);
+  kernel_ = add_weight("kernel", {input_dim, units_}, options_.kernel_initializer, true, options_.kernel_regularizer,
+                       options_.kernel_constraint);
+  if (options_.use_bias) bias_ = add_weight("bias", {units_}, options_.bias_initializer, true, options_.bias_regularizer,
+                       options_.bias_constraint);
   set_input_spec({.min_ndim = 2, .axes = {{-1, input_dim}}});
 }
 
@@ -47,9 +51,11 @@ nlohmann::json Dense::get_config() const {
   config["use_bias"] = options_.use_bias;
   config["kernel_initializer"] = initializers::serialize(*options_.kernel_initializer);
   config["bias_initializer"] = initializers::serialize(*options_.bias_initializer);
-  for (const char* key : {"kernel_regularizer", "bias_regularizer", "activity_regularizer", "kernel_constraint",
-                          "bias_constraint"})
-    config[key] = nullptr;
+  config["kernel_regularizer"] = regularizers::serialize(options_.kernel_regularizer);
+  config["bias_regularizer"] = regularizers::serialize(options_.bias_regularizer);
+  config["activity_regularizer"] = regularizers::serialize(options_.activity_regularizer);
+  config["kernel_constraint"] = constraints::serialize(options_.kernel_constraint);
+  config["bias_constraint"] = constraints::serialize(options_.bias_constraint);
   return config;
 }
 
@@ -59,6 +65,11 @@ Dense Dense::from_config(const nlohmann::json& config) {
     options.kernel_initializer = initializers::deserialize(config.at("kernel_initializer"));
   if (config.contains("bias_initializer"))
     options.bias_initializer = initializers::deserialize(config.at("bias_initializer"));
+  options.kernel_regularizer = regularizers::deserialize(config.value("kernel_regularizer", nlohmann::json()));
+  options.bias_regularizer = regularizers::deserialize(config.value("bias_regularizer", nlohmann::json()));
+  options.activity_regularizer = regularizers::deserialize(config.value("activity_regularizer", nlohmann::json()));
+  options.kernel_constraint = constraints::deserialize(config.value("kernel_constraint", nlohmann::json()));
+  options.bias_constraint = constraints::deserialize(config.value("bias_constraint", nlohmann::json()));
   options.name = config.value("name", "");
   Dense layer(config.at("units").get<int64_t>(), std::move(options));
   layer.apply_base_config(config);

@@ -12,6 +12,11 @@ struct DenseOptions {
   bool use_bias = true;
   initializers::Spec kernel_initializer = "glorot_uniform";
   initializers::Spec bias_initializer = "zeros";
+  regularizers::Spec kernel_regularizer = {};
+  regularizers::Spec bias_regularizer = {};
+  regularizers::Spec activity_regularizer = {};  // its penalty on the outputs / batch size joins losses()
+  constraints::Spec kernel_constraint = {};
+  constraints::Spec bias_constraint = {};
   std::string name = "";
 };
 

@@ -166,8 +166,9 @@ std::vector<Variable> Layer::variables() const {
 
 Tensors Layer::losses() const {
   Tensors out;
+  // Keras 3 regularizes the trainable weights only: a frozen layer's penalty is a constant it cannot lower.
   for (const auto& var : variables())
-    if (var.regularizer) out.push_back((*var.regularizer)(var.value));
+    if (var.regularizer && var.trainable) out.push_back((*var.regularizer)(var.value));
   collect_call_losses(out);
   return out;
 }
@@ -191,8 +192,9 @@ void Layer::clear_call_losses() {
 
 void Layer::apply_constraints() {
   at::NoGradGuard no_grad;
+  // As Keras' optimizer, which constrains the variables it updates: frozen weights stay as they are.
   for (const auto& var : variables())
-    if (var.constraint) var.value.copy_((*var.constraint)(var.value));
+    if (var.constraint && var.trainable) var.value.copy_((*var.constraint)(var.value));
 }
 
 std::vector<at::Tensor> Layer::weights() const {

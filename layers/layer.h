@@ -106,12 +106,12 @@ class Layer {
 
   const std::vector<std::shared_ptr<Layer>>& sublayers() const { return sublayers_; }
 
-  // Keras' layer.losses: the weight regularizers' penalties on the current weights, then the losses
+  // Keras' layer.losses: the weight regularizers' penalties on the current trainable weights, then the losses
   // added by add_loss() (activity regularizers included) during the last outermost call; sub-layers too.
   Tensors losses() const;
   // Adds a scalar loss for the current call; the next outermost call starts a new list.
   void add_loss(const at::Tensor& loss);
-  // Projects every constrained weight (this layer's and its sub-layers') with its constraint.
+  // Projects every constrained trainable weight (this layer's and its sub-layers') with its constraint.
   void apply_constraints();
 
   const regularizers::Spec& activity_regularizer() const { return activity_regularizer_; }

@@ -68,9 +68,12 @@ nlohmann::json axes_json(const std::vector<int64_t>& axes) {
   return axes;
 }
 
-void null_regularizers(nlohmann::json& config) {
-  for (const char* key : {"beta_regularizer", "gamma_regularizer", "beta_constraint", "gamma_constraint"})
-    config[key] = nullptr;
+template <class Options>
+void write_regularizers(nlohmann::json& config, const Options& options) {
+  config["beta_regularizer"] = regularizers::serialize(options.beta_regularizer);
+  config["gamma_regularizer"] = regularizers::serialize(options.gamma_regularizer);
+  config["beta_constraint"] = constraints::serialize(options.beta_constraint);
+  config["gamma_constraint"] = constraints::serialize(options.gamma_constraint);
 }
 
 template <class Options>
@@ -81,6 +84,10 @@ void read_common(const nlohmann::json& config, Options& options) {
   if (config.contains("beta_initializer")) options.beta_initializer = initializers::deserialize(config.at("beta_initializer"));
   if (config.contains("gamma_initializer"))
     options.gamma_initializer = initializers::deserialize(config.at("gamma_initializer"));
+  options.beta_regularizer = regularizers::deserialize(config.value("beta_regularizer", nlohmann::json()));
+  options.gamma_regularizer = regularizers::deserialize(config.value("gamma_regularizer", nlohmann::json()));
+  options.beta_constraint = constraints::deserialize(config.value("beta_constraint", nlohmann::json()));
+  options.gamma_constraint = constraints::deserialize(config.value("gamma_constraint", nlohmann::json()));
   options.name = config.value("name", "");
 }
 
@@ -91,6 +98,7 @@ void read_common(const nlohmann::json& config, Options& options) {
 
 BatchNormalization::BatchNormalization(BatchNormalizationOptions options)
     : Layer("BatchNormalization", options.name), options_(std::move(options)) {
+  set_supports_masking(true);
   if (!(options_.momentum >= 0.0 && options_.momentum <= 1.0))
     throw ValueError(describe() + ": expected momentum in [0, 1], got " + std::to_string(options_.momentum));
   check_epsilon(describe(), options_.epsilon);
@@ -100,8 +108,10 @@ BatchNormalization::BatchNormalization(BatchNormalizationOptions options)
 void BatchNormalization::build(const Shape& input_shape) {
   axis_ = resolve_axis(describe(), options_.axis, input_shape);
   const int64_t channels = known_size(describe(), input_shape, axis_);
-  if (options_.scale) gamma_ = add_weight("gamma", {channels}, options_.gamma_initializer);
-  if (options_.center) beta_ = add_weight("beta", {channels}, options_.beta_initializer);
+  if (options_.scale) gamma_ = add_weight("gamma", {channels}, options_.gamma_initializer, true, options_.gamma_regularizer,
+                                           options_.gamma_constraint);
+  if (options_.center) beta_ = add_weight("beta", {channels}, options_.beta_initializer, true, options_.beta_regularizer,
+                                          options_.beta_constraint);
   moving_mean_ = add_weight("moving_mean", {channels}, options_.moving_mean_initializer, false);
   moving_variance_ = add_weight("moving_variance", {channels}, options_.moving_variance_initializer, false);
   set_input_spec({.ndim = static_cast<int64_t>(input_shape.size()), .axes = {{axis_, channels}}});
@@ -140,7 +150,7 @@ nlohmann::json BatchNormalization::get_config() const {
   config["gamma_initializer"] = initializers::serialize(*options_.gamma_initializer);
   config["moving_mean_initializer"] = initializers::serialize(*options_.moving_mean_initializer);
   config["moving_variance_initializer"] = initializers::serialize(*options_.moving_variance_initializer);
-  null_regularizers(config);
+  write_regularizers(config, options_);
   config["synchronized"] = false;
   return config;
 }
@@ -170,6 +180,7 @@ BatchNormalization BatchNormalization::from_config(const nlohmann::json& config)
 
 LayerNormalization::LayerNormalization(LayerNormalizationOptions options)
     : Layer("LayerNormalization", options.name), options_(std::move(options)) {
+  set_supports_masking(true);
   check_axes_given(describe(), options_.axis);
   check_epsilon(describe(), options_.epsilon);
 }
@@ -182,8 +193,10 @@ void LayerNormalization::build(const Shape& input_shape) {
     param_shape.push_back(known_size(describe(), input_shape, a));
     spec.axes[a] = input_shape[a];
   }
-  if (options_.scale) gamma_ = add_weight("gamma", param_shape, options_.gamma_initializer);
-  if (options_.center) beta_ = add_weight("beta", param_shape, options_.beta_initializer);
+  if (options_.scale) gamma_ = add_weight("gamma", param_shape, options_.gamma_initializer, true, options_.gamma_regularizer,
+                                           options_.gamma_constraint);
+  if (options_.center) beta_ = add_weight("beta", param_shape, options_.beta_initializer, true, options_.beta_regularizer,
+                                          options_.beta_constraint);
   set_input_spec(std::move(spec));
 }
 
@@ -214,7 +227,7 @@ nlohmann::json LayerNormalization::get_config() const {
   config["scale"] = options_.scale;
   config["beta_initializer"] = initializers::serialize(*options_.beta_initializer);
   config["gamma_initializer"] = initializers::serialize(*options_.gamma_initializer);
-  null_regularizers(config);
+  write_regularizers(config, options_);
   return config;
 }
 
@@ -232,6 +245,7 @@ LayerNormalization LayerNormalization::from_config(const nlohmann::json& config)
 
 GroupNormalization::GroupNormalization(GroupNormalizationOptions options)
     : Layer("GroupNormalization", options.name), options_(std::move(options)) {
+  set_supports_masking(true);
   if (options_.groups <= 0)
     throw ValueError(describe() + ": expected groups > 0, got " + std::to_string(options_.groups));
   check_epsilon(describe(), options_.epsilon);
@@ -251,8 +265,10 @@ void GroupNormalization::build(const Shape& input_shape) {
   if (channels % options_.groups != 0)
     throw ValueError(describe() + ": the number of channels (" + std::to_string(channels) +
                      ") must be a multiple of groups (" + std::to_string(options_.groups) + ")");
-  if (options_.scale) gamma_ = add_weight("gamma", {channels}, options_.gamma_initializer);
-  if (options_.center) beta_ = add_weight("beta", {channels}, options_.beta_initializer);
+  if (options_.scale) gamma_ = add_weight("gamma", {channels}, options_.gamma_initializer, true, options_.gamma_regularizer,
+                                           options_.gamma_constraint);
+  if (options_.center) beta_ = add_weight("beta", {channels}, options_.beta_initializer, true, options_.beta_regularizer,
+                                          options_.beta_constraint);
   set_input_spec({.ndim = static_cast<int64_t>(input_shape.size()), .axes = {{axis_, channels}}});
 }
 
@@ -273,7 +289,7 @@ nlohmann::json GroupNormalization::get_config() const {
   config["scale"] = options_.scale;
   config["beta_initializer"] = initializers::serialize(*options_.beta_initializer);
   config["gamma_initializer"] = initializers::serialize(*options_.gamma_initializer);
-  null_regularizers(config);
+  write_regularizers(config, options_);
   return config;
 }
 
@@ -292,6 +308,7 @@ GroupNormalization GroupNormalization::from_config(const nlohmann::json& config)
 
 UnitNormalization::UnitNormalization(UnitNormalizationOptions options)
     : Layer("UnitNormalization", options.name), options_(std::move(options)) {
+  set_supports_masking(true);
   check_axes_given(describe(), options_.axis);
 }
 

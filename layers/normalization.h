@@ -23,6 +23,10 @@ struct BatchNormalizationOptions {
   initializers::Spec gamma_initializer = "ones";
   initializers::Spec moving_mean_initializer = "zeros";
   initializers::Spec moving_variance_initializer = "ones";
+  regularizers::Spec beta_regularizer = {};
+  regularizers::Spec gamma_regularizer = {};
+  constraints::Spec beta_constraint = {};
+  constraints::Spec gamma_constraint = {};
   std::string name = "";
 };
 
@@ -64,6 +68,10 @@ struct LayerNormalizationOptions {
   bool scale = true;
   initializers::Spec beta_initializer = "zeros";
   initializers::Spec gamma_initializer = "ones";
+  regularizers::Spec beta_regularizer = {};
+  regularizers::Spec gamma_regularizer = {};
+  constraints::Spec beta_constraint = {};
+  constraints::Spec gamma_constraint = {};
   std::string name = "";
 };
 
@@ -97,6 +105,10 @@ struct GroupNormalizationOptions {
   bool scale = true;
   initializers::Spec beta_initializer = "zeros";
   initializers::Spec gamma_initializer = "ones";
+  regularizers::Spec beta_regularizer = {};
+  regularizers::Spec gamma_regularizer = {};
+  constraints::Spec beta_constraint = {};
+  constraints::Spec gamma_constraint = {};
   std::string name = "";
 };
 

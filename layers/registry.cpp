@@ -64,6 +64,13 @@ std::map<std::string, LayerFactory>& registry() {
       {"LayerNormalization", factory_of<LayerNormalization>()},
       {"GroupNormalization", factory_of<GroupNormalization>()},
       {"UnitNormalization", factory_of<UnitNormalization>()},
+      {"SpatialDropout1D", factory_of<SpatialDropout1D>()},
+      {"SpatialDropout2D", factory_of<SpatialDropout2D>()},
+      {"SpatialDropout3D", factory_of<SpatialDropout3D>()},
+      {"GaussianDropout", factory_of<GaussianDropout>()},
+      {"GaussianNoise", factory_of<GaussianNoise>()},
+      {"AlphaDropout", factory_of<AlphaDropout>()},
+      {"ActivityRegularization", factory_of<ActivityRegularization>()},
   };
   return table;
 }
