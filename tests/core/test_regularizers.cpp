@@ -472,3 +472,143 @@ TEST_CASE("element-wise layers pass a Keras mask through; others drop it", "[mas
   flat.apply({with_zeros}, {}, false, &masks);
   CHECK_FALSE(masks[0].defined());
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// The options of the built-in layers
+
+namespace {
+
+// A layer built with L2(factor) on some weights (matched by local name), NonNeg on the same weights and
+// possibly an activity regularizer L2(activity); `x` is an input for it.
+struct RegularizedCase {
+  LayerRef layer;
+  at::Tensor x;
+  std::vector<std::pair<std::string, double>> factors;  // weight name -> L2 factor
+  double activity = 0.0;
+};
+
+double factor_of(const RegularizedCase& c, const std::string& path) {
+  for (const auto& [name, factor] : c.factors)
+    if (path.size() > name.size() && path.compare(path.size() - name.size() - 1, std::string::npos, "/" + name) == 0)
+      return factor;
+  return 0.0;
+}
+
+// losses() against the formula from the current weights and the last output.
+void check_losses(const RegularizedCase& c, const Layer& layer, const at::Tensor& output) {
+  std::vector<double> expected;
+  for (const auto& var : layer.variables()) {
+    const double factor = factor_of(c, var.name);
+    if (factor > 0) expected.push_back(factor * var.value.to(at::kDouble).square().sum().item<double>());
+  }
+  REQUIRE(expected.size() == c.factors.size());
+  if (c.activity > 0)
+    expected.push_back(c.activity * output.to(at::kDouble).square().sum().item<double>() / output.size(0));
+  const Tensors losses = layer.losses();
+  REQUIRE(losses.size() == expected.size());
+  for (size_t i = 0; i < expected.size(); ++i) CHECK(scalar(losses[i]) == Approx(expected[i]).epsilon(1e-5));
+}
+
+}  // namespace
+
+TEST_CASE("built-in layers take Keras' regularizer and constraint arguments and serialize them",
+          "[regularization]") {
+  const regularizers::Spec r1 = regularizers::L2(0.1), r2 = regularizers::L2(0.2), r3 = regularizers::L2(0.3);
+  const constraints::Spec nn = constraints::NonNeg();
+  std::vector<RegularizedCase> cases;
+  cases.push_back({layers::Dense(3, {.kernel_regularizer = r1, .bias_regularizer = r2, .activity_regularizer = r3,
+                                     .kernel_constraint = nn, .bias_constraint = nn}),
+                   at::randn({2, 4}), {{"kernel", 0.1}, {"bias", 0.2}}, 0.3});
+  const layers::ConvOptions conv{.kernel_regularizer = r1, .bias_regularizer = r2, .activity_regularizer = r3,
+                                 .kernel_constraint = nn, .bias_constraint = nn};
+  cases.push_back({layers::Conv1D(2, 3, conv), at::randn({2, 5, 3}), {{"kernel", 0.1}, {"bias", 0.2}}, 0.3});
+  cases.push_back({layers::Conv2D(2, 2, conv), at::randn({2, 3, 3, 2}), {{"kernel", 0.1}, {"bias", 0.2}}, 0.3});
+  cases.push_back({layers::Conv3D(2, 2, conv), at::randn({1, 3, 3, 3, 2}), {{"kernel", 0.1}, {"bias", 0.2}}, 0.3});
+  const layers::ConvTransposeOptions transpose{.kernel_regularizer = r1, .bias_regularizer = r2,
+                                               .activity_regularizer = r3, .kernel_constraint = nn,
+                                               .bias_constraint = nn};
+  cases.push_back(
+      {layers::Conv1DTranspose(2, 3, transpose), at::randn({2, 4, 3}), {{"kernel", 0.1}, {"bias", 0.2}}, 0.3});
+  cases.push_back(
+      {layers::Conv2DTranspose(2, 2, transpose), at::randn({2, 3, 3, 2}), {{"kernel", 0.1}, {"bias", 0.2}}, 0.3});
+  cases.push_back(
+      {layers::Conv3DTranspose(2, 2, transpose), at::randn({1, 2, 2, 2, 2}), {{"kernel", 0.1}, {"bias", 0.2}}, 0.3});
+  cases.push_back({layers::DepthwiseConv2D(2, {.depth_multiplier = 2, .depthwise_regularizer = r1,
+                                               .bias_regularizer = r2, .activity_regularizer = r3,
+                                               .depthwise_constraint = nn, .bias_constraint = nn}),
+                   at::randn({2, 4, 4, 3}), {{"depthwise_kernel", 0.1}, {"bias", 0.2}}, 0.3});
+  cases.push_back({layers::SeparableConv2D(4, 2, {.depthwise_regularizer = r1, .pointwise_regularizer = r2,
+                                                  .bias_regularizer = r3, .activity_regularizer = r1,
+                                                  .depthwise_constraint = nn, .pointwise_constraint = nn,
+                                                  .bias_constraint = nn}),
+                   at::randn({2, 4, 4, 3}), {{"depthwise_kernel", 0.1}, {"pointwise_kernel", 0.2}, {"bias", 0.3}}, 0.1});
+  cases.push_back({layers::BatchNormalization({.beta_regularizer = r1, .gamma_regularizer = r2,
+                                               .beta_constraint = nn, .gamma_constraint = nn}),
+                   at::randn({4, 3}), {{"beta", 0.1}, {"gamma", 0.2}}});
+  cases.push_back({layers::LayerNormalization({.beta_regularizer = r1, .gamma_regularizer = r2,
+                                               .beta_constraint = nn, .gamma_constraint = nn}),
+                   at::randn({4, 3}), {{"beta", 0.1}, {"gamma", 0.2}}});
+  cases.push_back({layers::GroupNormalization({.groups = 2, .beta_regularizer = r1, .gamma_regularizer = r2,
+                                               .beta_constraint = nn, .gamma_constraint = nn}),
+                   at::randn({2, 3, 4}), {{"beta", 0.1}, {"gamma", 0.2}}});
+  cases.push_back({layers::PReLU({.alpha_regularizer = r1, .alpha_constraint = nn}), at::randn({2, 5}),
+                   {{"alpha", 0.1}}});
+
+  for (const auto& c : cases) {
+    Layer& layer = *c.layer;
+    INFO(layer.describe());
+    layer(c.x);
+    // Random weights, negative where constrained, so the penalties and the projection have work to do.
+    std::vector<at::Tensor> weights;
+    for (const auto& var : layer.variables())
+      weights.push_back(factor_of(c, var.name) > 0 ? -at::rand_like(var.value) - 0.1 : var.value.detach().clone());
+    layer.set_weights(weights);
+    at::Tensor y = layer(c.x);
+    check_losses(c, layer, y);
+
+    // Config: Keras' keys with the serialized objects, and a layer built from it behaves the same.
+    const nlohmann::json config = layer.get_config();
+    for (const auto& [name, factor] : c.factors) {
+      const std::string prefix = name == "depthwise_kernel" ? "depthwise"
+                                 : name == "pointwise_kernel" ? "pointwise"
+                                                              : name;
+      CHECK(config.at(prefix + "_regularizer").at("config").at("l2").get<double>() == Approx(factor));
+      CHECK(config.at(prefix + "_constraint").at("class_name") == "NonNeg");
+    }
+    if (c.activity > 0) CHECK(config.at("activity_regularizer").at("config").at("l2").get<double>() == Approx(c.activity));
+    const auto copy = layers::deserialize(layers::serialize(layer));
+    CHECK(copy->get_config() == config);
+    (*copy)(c.x);
+    copy->set_weights(layer.get_weights());
+    const at::Tensor y_copy = (*copy)(c.x);
+    CHECK(at::allclose(y_copy, y, 1e-5, 1e-6));
+    check_losses(c, *copy, y_copy);
+
+    // apply_constraints projects the constrained weights (NonNeg) and leaves the others.
+    layer.apply_constraints();
+    const auto variables = layer.variables();
+    for (size_t i = 0; i < variables.size(); ++i) {
+      if (factor_of(c, variables[i].name) > 0)
+        CHECK(variables[i].value.min().item<float>() >= 0.0f);
+      else
+        CHECK(at::equal(variables[i].value, weights[i]));
+    }
+  }
+}
+
+TEST_CASE("layers without the options keep null regularizers and constraints in their configs",
+          "[regularization]") {
+  const nlohmann::json dense = layers::Dense(2).get_config();
+  for (const char* key :
+       {"kernel_regularizer", "bias_regularizer", "activity_regularizer", "kernel_constraint", "bias_constraint"})
+    CHECK(dense.at(key).is_null());
+  // Keras' string names load.
+  nlohmann::json config = dense;
+  config["kernel_regularizer"] = "l2";
+  config["kernel_constraint"] = "non_neg";
+  const layers::Dense loaded = layers::Dense::from_config(config);
+  CHECK(loaded.get_config().at("kernel_regularizer").at("class_name") == "L2");
+  CHECK(loaded.get_config().at("kernel_constraint").at("class_name") == "NonNeg");
+  config["kernel_regularizer"] = nlohmann::json::parse(R"({"class_name": "L5", "config": {}})");
+  CHECK_THROWS_WITH(layers::Dense::from_config(config), Contains("L5"));
+}
