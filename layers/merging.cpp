@@ -259,7 +259,8 @@ std::pair<int64_t, int64_t> Dot::resolve_axes(int64_t rank1, int64_t rank2) cons
     const int64_t resolved = axis < 0 ? axis + rank : axis;
     if (resolved < 1 || resolved >= rank)
       throw ShapeError(describe() + ": axis " + std::to_string(axis) + " of input " + std::to_string(which) +
-                       " must be a non-batch axis of its rank " + std::to_string(rank));
+                       " must name a non-batch axis of its rank " + std::to_string(rank) + " (1.." +
+                       std::to_string(rank - 1) + " or -" + std::to_string(rank - 1) + "..-1)");
     return resolved;
   };
   return {resolve(axes_.values[0], rank1, 0), resolve(axes_.values[1], rank2, 1)};
