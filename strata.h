@@ -22,6 +22,7 @@
 #include <strata/layers/dropout.h>
 #include <strata/layers/input_layer.h>
 #include <strata/layers/layer.h>
+#include <strata/layers/merging.h>
 #include <strata/layers/normalization.h>
 #include <strata/layers/pooling.h>
 #include <strata/layers/reshaping.h>

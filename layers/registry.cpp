@@ -6,6 +6,7 @@
 #include <strata/layers/dense.h>
 #include <strata/layers/dropout.h>
 #include <strata/layers/input_layer.h>
+#include <strata/layers/merging.h>
 #include <strata/layers/normalization.h>
 #include <strata/layers/pooling.h>
 #include <strata/layers/registry.h>
@@ -71,6 +72,25 @@ std::map<std::string, LayerFactory>& registry() {
       {"GaussianNoise", factory_of<GaussianNoise>()},
       {"AlphaDropout", factory_of<AlphaDropout>()},
       {"ActivityRegularization", factory_of<ActivityRegularization>()},
+      {"Add", factory_of<Add>()},
+      {"Subtract", factory_of<Subtract>()},
+      {"Multiply", factory_of<Multiply>()},
+      {"Average", factory_of<Average>()},
+      {"Maximum", factory_of<Maximum>()},
+      {"Minimum", factory_of<Minimum>()},
+      {"Concatenate", factory_of<Concatenate>()},
+      {"Dot", factory_of<Dot>()},
+      {"Permute", factory_of<Permute>()},
+      {"RepeatVector", factory_of<RepeatVector>()},
+      {"ZeroPadding1D", factory_of<ZeroPadding1D>()},
+      {"ZeroPadding2D", factory_of<ZeroPadding2D>()},
+      {"ZeroPadding3D", factory_of<ZeroPadding3D>()},
+      {"Cropping1D", factory_of<Cropping1D>()},
+      {"Cropping2D", factory_of<Cropping2D>()},
+      {"Cropping3D", factory_of<Cropping3D>()},
+      {"UpSampling1D", factory_of<UpSampling1D>()},
+      {"UpSampling2D", factory_of<UpSampling2D>()},
+      {"UpSampling3D", factory_of<UpSampling3D>()},
   };
   return table;
 }
