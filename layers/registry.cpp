@@ -2,9 +2,11 @@
 #include <strata/core/registry.h>
 #include <strata/layers/activation.h>
 #include <strata/layers/activation_layers.h>
+#include <strata/layers/attention.h>
 #include <strata/layers/convolutional.h>
 #include <strata/layers/dense.h>
 #include <strata/layers/dropout.h>
+#include <strata/layers/embedding.h>
 #include <strata/layers/input_layer.h>
 #include <strata/layers/normalization.h>
 #include <strata/layers/pooling.h>
@@ -64,6 +66,10 @@ std::map<std::string, LayerFactory>& registry() {
       {"LayerNormalization", factory_of<LayerNormalization>()},
       {"GroupNormalization", factory_of<GroupNormalization>()},
       {"UnitNormalization", factory_of<UnitNormalization>()},
+      {"Embedding", factory_of<Embedding>()},
+      {"Attention", factory_of<Attention>()},
+      {"AdditiveAttention", factory_of<AdditiveAttention>()},
+      {"MultiHeadAttention", factory_of<MultiHeadAttention>()},
   };
   return table;
 }
