@@ -1,11 +1,11 @@
 #include <ATen/ATen.h>
-#include <nlohmann/json.hpp>
 #include <strata/core/error.h>
 #include <strata/core/random.h>
 #include <strata/layers/attention.h>
 
 #include <algorithm>
 #include <cmath>
+#include <nlohmann/json.hpp>
 
 namespace strata::layers {
 namespace {
@@ -46,7 +46,9 @@ at::Tensor drop(const at::Tensor& x, double rate, at::Generator& generator) {
 // Masked scores become -1e9 (Keras 3's `where`; tf.keras adds -1e9, the same in float32), so a row with every
 // key masked attends uniformly in any precision.
 at::Tensor masked_softmax(const at::Tensor& scores, const at::Tensor& keep) {
-  return at::softmax(keep.defined() ? at::where(keep, scores, at::scalar_tensor(kMaskedScore, scores.options())) : scores, -1);
+  return at::softmax(
+      keep.defined() ? at::where(keep, scores, at::scalar_tensor(kMaskedScore, scores.options())) : scores,
+      -1);
 }
 
 std::string dtype_name(const at::Tensor& t) { return std::string(c10::toString(t.scalar_type())); }
@@ -64,8 +66,8 @@ void check_dropout(const std::string& who, double rate) {
 
 void check_input_count(const std::string& who, size_t count) {
   if (count < 2 || count > 3)
-    throw ValueError(who + ": expected inputs [query, value] or [query, value, key], got " + std::to_string(count) +
-                     " input(s)");
+    throw ValueError(who + ": expected inputs [query, value] or [query, value, key], got " +
+                     std::to_string(count) + " input(s)");
 }
 
 initializers::Seed seed_from(const nlohmann::json& config) {
@@ -73,7 +75,9 @@ initializers::Seed seed_from(const nlohmann::json& config) {
   return config.at("seed").get<uint64_t>();
 }
 
-nlohmann::json seed_json(const initializers::Seed& seed) { return seed ? nlohmann::json(*seed) : nlohmann::json(nullptr); }
+nlohmann::json seed_json(const initializers::Seed& seed) {
+  return seed ? nlohmann::json(*seed) : nlohmann::json(nullptr);
+}
 
 }  // namespace
 
@@ -110,7 +114,8 @@ Tensors Attention::checked_inputs(const Tensors& inputs) const {
       throw ShapeError(describe() + ": expected " + names[i] + " of rank 3 " + layouts[i] + ", got shape " +
                        format_dims(inputs[i].sizes()));
     if (!inputs[i].is_floating_point())
-      throw ValueError(describe() + ": expected a floating-point " + names[i] + ", got dtype " + dtype_name(inputs[i]));
+      throw ValueError(describe() + ": expected a floating-point " + names[i] + ", got dtype " +
+                       dtype_name(inputs[i]));
   }
   // Computed in the query's precision; value and key follow it.
   const auto dtype = inputs[0].scalar_type();
@@ -148,8 +153,8 @@ Tensors Attention::call_many(const Tensors& inputs, const Tensors& masks, bool t
   auto checked_mask = [&](size_t i, const char* what, int64_t steps) -> at::Tensor {
     if (masks.size() <= i || !masks[i].defined()) return {};
     if (masks[i].sizes() != at::IntArrayRef({batch, steps}))
-      throw ShapeError(describe() + ": expected " + what + " of shape " + format_dims({batch, steps}) + ", got " +
-                       format_dims(masks[i].sizes()));
+      throw ShapeError(describe() + ": expected " + what + " of shape " + format_dims({batch, steps}) +
+                       ", got " + format_dims(masks[i].sizes()));
     return as_bool(masks[i]);
   };
   const at::Tensor query_mask = checked_mask(0, "query_mask", tq);
@@ -223,7 +228,8 @@ void AdditiveAttention::build_many(const std::vector<Shape>& input_shapes) {
   check_input_count(describe(), input_shapes.size());
   const int64_t dim = input_shapes[0].back();
   if (dim == kNone)
-    throw ShapeError(describe() + ": the query's last dimension must be known, got " + format_shape(input_shapes[0]));
+    throw ShapeError(describe() + ": the query's last dimension must be known, got " +
+                     format_shape(input_shapes[0]));
   if (use_scale()) scale_ = add_weight("scale", {dim}, "glorot_uniform");
 }
 
@@ -258,13 +264,16 @@ MultiHeadAttention::MultiHeadAttention(int64_t num_heads, int64_t key_dim, Multi
       value_dim_(options.value_dim > 0 ? options.value_dim : key_dim),
       options_(std::move(options)),
       generator_(generator_for(options_.seed)) {
-  if (num_heads_ <= 0) throw ValueError(describe() + ": expected num_heads > 0, got " + std::to_string(num_heads_));
+  if (num_heads_ <= 0)
+    throw ValueError(describe() + ": expected num_heads > 0, got " + std::to_string(num_heads_));
   if (key_dim_ <= 0) throw ValueError(describe() + ": expected key_dim > 0, got " + std::to_string(key_dim_));
   if (options_.value_dim < 0)
     throw ValueError(describe() + ": expected value_dim > 0 (or 0 for key_dim), got " +
                      std::to_string(options_.value_dim));
   for (int64_t d : options_.output_shape)
-    if (d <= 0) throw ValueError(describe() + ": expected output_shape of positive sizes, got " + format_shape(options_.output_shape));
+    if (d <= 0)
+      throw ValueError(describe() + ": expected output_shape of positive sizes, got " +
+                       format_shape(options_.output_shape));
   check_dropout(describe(), options_.dropout);
   set_activity_regularizer(options_.activity_regularizer);
   set_supports_masking(true);  // the query mask becomes the output's mask
@@ -273,11 +282,11 @@ MultiHeadAttention::MultiHeadAttention(int64_t num_heads, int64_t key_dim, Multi
 MultiHeadAttention::Projection MultiHeadAttention::add_projection(const std::string& name, Shape kernel_shape,
                                                                   Shape bias_shape) {
   Projection p;
-  p.kernel = add_weight(name + "/kernel", kernel_shape, options_.kernel_initializer, true, options_.kernel_regularizer,
-                        options_.kernel_constraint);
+  p.kernel = add_weight(name + "/kernel", kernel_shape, options_.kernel_initializer, true,
+                        options_.kernel_regularizer, options_.kernel_constraint);
   if (options_.use_bias)
-    p.bias = add_weight(name + "/bias", bias_shape, options_.bias_initializer, true, options_.bias_regularizer,
-                        options_.bias_constraint);
+    p.bias = add_weight(name + "/bias", bias_shape, options_.bias_initializer, true,
+                        options_.bias_regularizer, options_.bias_constraint);
   return p;
 }
 
@@ -288,7 +297,8 @@ void MultiHeadAttention::build_many(const std::vector<Shape>& input_shapes) {
   const Shape& key = input_shapes.size() > 2 ? input_shapes[2] : value;
   const int64_t rank = static_cast<int64_t>(query.size());
   if (rank < 3 || value.size() != query.size() || key.size() != query.size())
-    throw ShapeError(describe() + ": expected query, value and key of the same rank >= 3 (batch, ..., features), got " +
+    throw ShapeError(describe() +
+                     ": expected query, value and key of the same rank >= 3 (batch, ..., features), got " +
                      format_shape(query) + ", " + format_shape(value) + ", " + format_shape(key));
   if (query.back() == kNone || value.back() == kNone || key.back() == kNone)
     throw ShapeError(describe() + ": the last dimensions of query, value and key must be known");
@@ -299,7 +309,8 @@ void MultiHeadAttention::build_many(const std::vector<Shape>& input_shapes) {
     std::vector<int64_t> all_middle;
     for (int64_t a = 1; a < rank - 1; ++a) all_middle.push_back(a);
     if (axes != all_middle)
-      throw ValueError(describe() + ": only attention over all axes between batch and features is supported (axes 1.." +
+      throw ValueError(describe() +
+                       ": only attention over all axes between batch and features is supported (axes 1.." +
                        std::to_string(rank - 2) + " for inputs of rank " + std::to_string(rank) + ")");
   }
   query_dim_ = query.back();
@@ -323,13 +334,15 @@ at::Tensor MultiHeadAttention::project(const at::Tensor& x, const Projection& p)
 
 void MultiHeadAttention::check_feature_dim(const at::Tensor& x, const char* what, int64_t expected) const {
   if (x.dim() != static_cast<int64_t>(build_input_shape().size()) || x.size(-1) != expected)
-    throw ShapeError(describe() + ": expected " + what + " of rank " + std::to_string(build_input_shape().size()) +
-                     " with last dimension " + std::to_string(expected) + ", got shape " + format_dims(x.sizes()));
+    throw ShapeError(describe() + ": expected " + what + " of rank " +
+                     std::to_string(build_input_shape().size()) + " with last dimension " +
+                     std::to_string(expected) + ", got shape " + format_dims(x.sizes()));
   if (!x.is_floating_point())
     throw ValueError(describe() + ": expected a floating-point " + what + ", got dtype " + dtype_name(x));
 }
 
-at::Tensor MultiHeadAttention::attention_mask(const Tensors& masks, int64_t batch, int64_t t, int64_t s) const {
+at::Tensor MultiHeadAttention::attention_mask(const Tensors& masks, int64_t batch, int64_t t,
+                                              int64_t s) const {
   auto flat = [&](size_t i, const char* what, int64_t steps) -> at::Tensor {
     if (masks.size() <= i || !masks[i].defined()) return {};
     const at::Tensor& m = masks[i];
@@ -363,27 +376,33 @@ Tensors MultiHeadAttention::call_many(const Tensors& inputs, const Tensors& mask
   check_feature_dim(value_in, "value", value_in_dim_);
   check_feature_dim(key_in, "key", key_in_dim_);
   const int64_t batch = query_in.size(0);
-  if (value_in.size(0) != batch || key_in.size(0) != batch || key_in.sizes().slice(1, key_in.dim() - 2) !=
-                                                                    value_in.sizes().slice(1, value_in.dim() - 2))
-    throw ShapeError(describe() + ": query, value and key need the same batch size and key and value the same "
-                     "timesteps, got query " + format_dims(query_in.sizes()) + ", value " +
-                     format_dims(value_in.sizes()) + ", key " + format_dims(key_in.sizes()));
+  if (value_in.size(0) != batch || key_in.size(0) != batch ||
+      key_in.sizes().slice(1, key_in.dim() - 2) != value_in.sizes().slice(1, value_in.dim() - 2))
+    throw ShapeError(describe() +
+                     ": query, value and key need the same batch size and key and value the same "
+                     "timesteps, got query " +
+                     format_dims(query_in.sizes()) + ", value " + format_dims(value_in.sizes()) + ", key " +
+                     format_dims(key_in.sizes()));
   const auto query_steps = query_in.sizes().slice(1, query_in.dim() - 2);
   const auto value_steps = value_in.sizes().slice(1, value_in.dim() - 2);
   const int64_t t = product(query_steps), s = product(value_steps);
 
   // Inputs of higher rank attend over all their middle axes at once, as one flattened sequence.
   const auto dtype = query_.kernel.scalar_type();
-  const at::Tensor q = project(query_in.reshape({batch, t, query_dim_}).to(dtype), query_) / std::sqrt(double(key_dim_));
+  const at::Tensor q =
+      project(query_in.reshape({batch, t, query_dim_}).to(dtype), query_) / std::sqrt(double(key_dim_));
   const at::Tensor k = project(key_in.reshape({batch, s, key_in_dim_}).to(dtype), key_);
   const at::Tensor v = project(value_in.reshape({batch, s, value_in_dim_}).to(dtype), value_);
 
   at::Tensor keep = attention_mask(masks, batch, t, s);
   if (keep.defined()) keep = keep.unsqueeze(1);  // one mask for every head
   // (B, H, T, K) · (B, H, K, S): the per-head scores.
-  const at::Tensor scores = masked_softmax(at::matmul(q.permute({0, 2, 1, 3}), k.permute({0, 2, 3, 1})), keep);
-  const at::Tensor weights = training && options_.dropout > 0.0 ? drop(scores, options_.dropout, generator_) : scores;
-  const at::Tensor context = at::matmul(weights, v.permute({0, 2, 1, 3})).permute({0, 2, 1, 3}).reshape({batch, t, -1});
+  const at::Tensor scores =
+      masked_softmax(at::matmul(q.permute({0, 2, 1, 3}), k.permute({0, 2, 3, 1})), keep);
+  const at::Tensor weights =
+      training && options_.dropout > 0.0 ? drop(scores, options_.dropout, generator_) : scores;
+  const at::Tensor context =
+      at::matmul(weights, v.permute({0, 2, 1, 3})).permute({0, 2, 1, 3}).reshape({batch, t, -1});
 
   const Shape out_dims(output_.kernel.sizes().begin() + 2, output_.kernel.sizes().end());
   at::Tensor output = at::matmul(context, output_.kernel.reshape({num_heads_ * value_dim_, -1}));
@@ -398,7 +417,8 @@ Tensors MultiHeadAttention::call_many(const Tensors& inputs, const Tensors& mask
   return {output, scores.reshape(scores_shape)};
 }
 
-Tensors MultiHeadAttention::attend(const at::Tensor& query, const at::Tensor& value, const MultiHeadAttentionCall& call) {
+Tensors MultiHeadAttention::attend(const at::Tensor& query, const at::Tensor& value,
+                                   const MultiHeadAttentionCall& call) {
   Tensors inputs = {query, value};
   // A key mask without a key applies to the value, which then serves as the key.
   if (call.key.defined() || call.key_mask.defined()) inputs.push_back(call.key.defined() ? call.key : value);
@@ -407,7 +427,8 @@ Tensors MultiHeadAttention::attend(const at::Tensor& query, const at::Tensor& va
     masks = {call.query_mask, call.value_mask, call.key_mask};
     masks.resize(inputs.size());
   }
-  ScopedCall<PerCall> scope(per_call_, {call.attention_mask, call.return_attention_scores, call.use_causal_mask});
+  ScopedCall<PerCall> scope(per_call_,
+                            {call.attention_mask, call.return_attention_scores, call.use_causal_mask});
   return apply(inputs, masks, call.training);
 }
 
@@ -425,7 +446,8 @@ nlohmann::json MultiHeadAttention::get_config() const {
   config["value_dim"] = value_dim_;
   config["dropout"] = options_.dropout;
   config["use_bias"] = options_.use_bias;
-  config["output_shape"] = options_.output_shape.empty() ? nlohmann::json(nullptr) : nlohmann::json(options_.output_shape);
+  config["output_shape"] =
+      options_.output_shape.empty() ? nlohmann::json(nullptr) : nlohmann::json(options_.output_shape);
   config["attention_axes"] =
       options_.attention_axes.empty() ? nlohmann::json(nullptr) : nlohmann::json(options_.attention_axes);
   config["kernel_initializer"] = initializers::serialize(*options_.kernel_initializer);
@@ -447,7 +469,9 @@ MultiHeadAttention MultiHeadAttention::from_config(const nlohmann::json& config)
     return config.at(key).get<std::vector<int64_t>>();
   };
   MultiHeadAttentionOptions options{
-      .value_dim = config.contains("value_dim") && !config.at("value_dim").is_null() ? config.at("value_dim").get<int64_t>() : 0,
+      .value_dim = config.contains("value_dim") && !config.at("value_dim").is_null()
+                       ? config.at("value_dim").get<int64_t>()
+                       : 0,
       .dropout = config.value("dropout", 0.0),
       .use_bias = config.value("use_bias", true),
       .output_shape = int_list("output_shape"),
@@ -469,7 +493,8 @@ MultiHeadAttention MultiHeadAttention::from_config(const nlohmann::json& config)
   options.activity_regularizer = regularizer("activity_regularizer");
   options.kernel_constraint = constraint("kernel_constraint");
   options.bias_constraint = constraint("bias_constraint");
-  MultiHeadAttention layer(config.at("num_heads").get<int64_t>(), config.at("key_dim").get<int64_t>(), std::move(options));
+  MultiHeadAttention layer(config.at("num_heads").get<int64_t>(), config.at("key_dim").get<int64_t>(),
+                           std::move(options));
   layer.apply_base_config(config);
   return layer;
 }

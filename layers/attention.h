@@ -10,9 +10,13 @@
 //       // out[0]: the output, out[1]: the attention scores
 //
 // Masks are boolean (any non-zero value counts as true), true = keep. A value mask hides keys; a query
-// mask zeroes the rows of Attention's output and is passed on as the output's mask, as in Keras.
+// mask zeroes the rows of Attention's output (in MultiHeadAttention it hides those query rows in the
+// attention mask) and is passed on as the output's mask, as in Keras.
 // Masked scores become -1e9 before the softmax, as in Keras, so a row whose keys are all masked attends
 // uniformly.
+//
+// Attention and AdditiveAttention compute in the query's floating dtype (their scale weights follow it);
+// MultiHeadAttention casts its inputs to its kernels' dtype, as Dense does.
 
 #include <ATen/core/Generator.h>
 #include <strata/core/constraints.h>
@@ -24,18 +28,18 @@ namespace strata::layers {
 
 // Keras' call arguments of Attention and AdditiveAttention beyond [query, value].
 struct AttentionCall {
-  at::Tensor key = {};         // (batch, Tv, dim); the value when undefined
-  at::Tensor query_mask = {};  // (batch, Tq)
-  at::Tensor value_mask = {};  // (batch, Tv)
+  at::Tensor key = {};                   // (batch, Tv, dim); the value when undefined
+  at::Tensor query_mask = {};            // (batch, Tq)
+  at::Tensor value_mask = {};            // (batch, Tv)
   bool return_attention_scores = false;  // then the result is {output, scores (batch, Tq, Tv)}
   bool use_causal_mask = false;          // position i attends only to positions j <= i
   bool training = false;
 };
 
 struct AttentionOptions {
-  bool use_scale = false;            // a trainable scalar "scale" multiplying the scores
-  std::string score_mode = "dot";    // "dot": query · key; "concat": sum(tanh(query + key))
-  double dropout = 0.0;              // on the attention weights, while training
+  bool use_scale = false;          // a trainable scalar "scale" multiplying the scores
+  std::string score_mode = "dot";  // "dot": query · key; "concat": sum(tanh(query + key))
+  double dropout = 0.0;            // on the attention weights, while training
   initializers::Seed seed = std::nullopt;
   std::string name = "";
 };
@@ -67,8 +71,8 @@ class Attention : public Layer {
   virtual at::Tensor scores(const at::Tensor& query, const at::Tensor& key) const;
   // Checks [query, value(, key)] and returns {query, value, key} in the query's floating dtype.
   Tensors checked_inputs(const Tensors& inputs) const;
-  at::Tensor scale_;                 // Attention: () ; AdditiveAttention: (dim,); undefined without use_scale
-  at::Tensor concat_score_weight_;   // () with score_mode "concat"
+  at::Tensor scale_;                // Attention: () ; AdditiveAttention: (dim,); undefined without use_scale
+  at::Tensor concat_score_weight_;  // () with score_mode "concat"
 
  private:
   struct PerCall {
@@ -106,21 +110,21 @@ class AdditiveAttention : public Attention {
 
 // Keras' call arguments of MultiHeadAttention beyond query and value.
 struct MultiHeadAttentionCall {
-  at::Tensor key = {};             // the value when undefined
-  at::Tensor query_mask = {};      // (batch, T)
-  at::Tensor value_mask = {};      // (batch, S)
-  at::Tensor key_mask = {};        // (batch, S)
-  at::Tensor attention_mask = {};  // (batch, T, S), true = attend; combined with the masks above
+  at::Tensor key = {};                   // the value when undefined
+  at::Tensor query_mask = {};            // (batch, T)
+  at::Tensor value_mask = {};            // (batch, S)
+  at::Tensor key_mask = {};              // (batch, S)
+  at::Tensor attention_mask = {};        // (batch, T, S), true = attend; combined with the masks above
   bool return_attention_scores = false;  // then the result is {output, scores (batch, heads, T, S)}
   bool use_causal_mask = false;
   bool training = false;
 };
 
 struct MultiHeadAttentionOptions {
-  int64_t value_dim = 0;      // 0: key_dim (Keras' None)
-  double dropout = 0.0;       // on the attention probabilities, while training
+  int64_t value_dim = 0;  // 0: key_dim (Keras' None)
+  double dropout = 0.0;   // on the attention probabilities, while training
   bool use_bias = true;
-  Shape output_shape = {};    // empty: the query's last dimension (Keras' None)
+  Shape output_shape = {};  // empty: the query's last dimension (Keras' None)
   // Empty: attention over every axis between batch and features (Keras' default, and the only choice
   // supported here; naming exactly those axes is accepted too).
   std::vector<int64_t> attention_axes = {};

@@ -1,12 +1,16 @@
 #include <ATen/ATen.h>
-#include <nlohmann/json.hpp>
 #include <strata/core/error.h>
 #include <strata/layers/embedding.h>
+
+#include <nlohmann/json.hpp>
 
 namespace strata::layers {
 
 Embedding::Embedding(int64_t input_dim, int64_t output_dim, EmbeddingOptions options)
-    : Layer("Embedding", options.name), input_dim_(input_dim), output_dim_(output_dim), options_(std::move(options)) {
+    : Layer("Embedding", options.name),
+      input_dim_(input_dim),
+      output_dim_(output_dim),
+      options_(std::move(options)) {
   if (input_dim_ <= 0 || output_dim_ <= 0)
     throw ValueError(describe() + ": expected input_dim > 0 and output_dim > 0, got input_dim=" +
                      std::to_string(input_dim_) + ", output_dim=" + std::to_string(output_dim_));
@@ -24,15 +28,17 @@ at::Tensor Embedding::indices_of(const at::Tensor& inputs) const {
                      std::string(c10::toString(inputs.scalar_type())));
   if (inputs.is_floating_point() && inputs.numel() > 0 && !at::equal(inputs, at::trunc(inputs))) {
     const at::Tensor bad = inputs.masked_select(inputs != at::trunc(inputs));
-    throw ValueError(describe() + ": expected whole-number indices, got " + std::to_string(bad[0].item<double>()));
+    throw ValueError(describe() + ": expected whole-number indices, got " +
+                     std::to_string(bad[0].item<double>()));
   }
   const at::Tensor indices = inputs.to(at::kLong);
   if (indices.numel() > 0) {
     const at::Tensor out_of_range = (indices < 0).logical_or_(indices >= input_dim_);
     if (out_of_range.any().item<bool>())
-      throw ValueError(describe() + ": index " + std::to_string(indices.masked_select(out_of_range)[0].item<int64_t>()) +
-                       " is outside [0, " + std::to_string(input_dim_) + ") (input_dim=" +
-                       std::to_string(input_dim_) + ")");
+      throw ValueError(describe() + ": index " +
+                       std::to_string(indices.masked_select(out_of_range)[0].item<int64_t>()) +
+                       " is outside [0, " + std::to_string(input_dim_) +
+                       ") (input_dim=" + std::to_string(input_dim_) + ")");
   }
   return indices;
 }
@@ -77,7 +83,8 @@ Embedding Embedding::from_config(const nlohmann::json& config) {
     options.activity_regularizer = regularizers::deserialize(config.at("activity_regularizer"));
   if (config.contains("embeddings_constraint"))
     options.embeddings_constraint = constraints::deserialize(config.at("embeddings_constraint"));
-  Embedding layer(config.at("input_dim").get<int64_t>(), config.at("output_dim").get<int64_t>(), std::move(options));
+  Embedding layer(config.at("input_dim").get<int64_t>(), config.at("output_dim").get<int64_t>(),
+                  std::move(options));
   layer.apply_base_config(config);
   return layer;
 }

@@ -1,8 +1,9 @@
 // Embedding and the attention layers: output shapes, outputs against the formulas written out with loops over
-// batch, query and key positions (dot, concat and additive scores; per-head projections for MultiHeadAttention),
-// masks (value masks, query masks, causal masks, attention masks, masks coming from Embedding(mask_zero)),
-// dropout only while training, gradients against central finite differences in double precision, config round
-// trips, Keras' weight layouts, argument and input errors, and a small masked training run.
+// batch, query and key positions (dot, concat and additive scores; per-head projections for
+// MultiHeadAttention), masks (value masks, query masks, causal masks, attention masks, masks coming from
+// Embedding(mask_zero)), dropout only while training, gradients against central finite differences in double
+// precision, config round trips, Keras' weight layouts, argument and input errors, and a small masked
+// training run.
 
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
@@ -18,10 +19,9 @@
 #include <strata/optimizers/adam.h>
 
 #include <catch2/catch.hpp>
-#include <nlohmann/json.hpp>
-
 #include <cmath>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <string>
 #include <vector>
@@ -38,7 +38,8 @@ at::Tensor rnd(at::IntArrayRef shape, uint64_t seed, at::ScalarType dtype = at::
 
 void check_close(const at::Tensor& actual, const at::Tensor& expected, double tol = 1e-5) {
   REQUIRE(actual.sizes() == expected.sizes());
-  const double diff = (actual.detach().to(at::kDouble) - expected.detach().to(at::kDouble)).abs().max().item<double>();
+  const double diff =
+      (actual.detach().to(at::kDouble) - expected.detach().to(at::kDouble)).abs().max().item<double>();
   INFO("max abs difference " << diff);
   CHECK(diff <= tol);
 }
@@ -58,7 +59,8 @@ at::Tensor bools(std::vector<int64_t> values) { return at::tensor(values, at::kL
 
 Shape dims(const at::Tensor& t) { return Shape(t.sizes().begin(), t.sizes().end()); }
 
-// --- reference attention, written out with loops in double --------------------------------------------------
+// --- reference attention, written out with loops in double
+// --------------------------------------------------
 
 using ScoreFn = std::function<double(const at::Tensor& q_row, const at::Tensor& k_row)>;
 
@@ -69,8 +71,9 @@ struct Reference {
 
 // softmax over j of score(q[b, i], k[b, j]) (-1e9 where value_mask[b, j] is false or, causally, j > i),
 // times v[b, j]; rows whose query_mask is false are zeroed.
-Reference reference_attention(const at::Tensor& q_in, const at::Tensor& v_in, const at::Tensor& k_in, const ScoreFn& score,
-                              const at::Tensor& value_mask = {}, const at::Tensor& query_mask = {}, bool causal = false) {
+Reference reference_attention(const at::Tensor& q_in, const at::Tensor& v_in, const at::Tensor& k_in,
+                              const ScoreFn& score, const at::Tensor& value_mask = {},
+                              const at::Tensor& query_mask = {}, bool causal = false) {
   const at::Tensor q = q_in.to(at::kDouble), v = v_in.to(at::kDouble), k = k_in.to(at::kDouble);
   const int64_t B = q.size(0), Tq = q.size(1), Tv = v.size(1);
   at::Tensor out = at::zeros({B, Tq, v.size(2)}, at::kDouble);
@@ -123,7 +126,8 @@ Reference reference_mha(const at::Tensor& q_in, const at::Tensor& v_in, const at
   return {out, at::stack(probs, 1)};
 }
 
-// --- gradients ----------------------------------------------------------------------------------------------
+// --- gradients
+// ----------------------------------------------------------------------------------------------
 
 // Makes every weight of `layer` float64 in place, so the whole computation runs in double.
 void to_double(Layer& layer) {
@@ -170,7 +174,9 @@ void check_gradients(const std::function<at::Tensor()>& f, const std::vector<at:
   }
 }
 
-at::Tensor leaf(at::IntArrayRef shape, uint64_t seed) { return rnd(shape, seed, at::kDouble).requires_grad_(true); }
+at::Tensor leaf(at::IntArrayRef shape, uint64_t seed) {
+  return rnd(shape, seed, at::kDouble).requires_grad_(true);
+}
 
 // A layer restored from its serialized config, holding the original's weights.
 std::shared_ptr<Layer> restored(const Layer& layer) {
@@ -238,7 +244,11 @@ TEST_CASE("Embedding mask_zero reports inputs != 0", "[attention][embedding][mas
 
 TEST_CASE("Embedding rejects bad indices and arguments", "[attention][embedding][errors]") {
   layers::Embedding emb(4, 2, {.name = "tokens"});
-  expect_error<ValueError>([&] { emb(at::tensor({0, 4, 1}, at::kLong)); }, {"Embedding 'tokens'", "index 4", "[0, 4)"});
+  expect_error<ValueError>(
+      [&] {
+        emb(at::tensor({0, 4, 1}, at::kLong));
+      },
+      {"Embedding 'tokens'", "index 4", "[0, 4)"});
   expect_error<ValueError>([&] { emb(at::tensor({-1}, at::kLong)); }, {"Embedding 'tokens'", "index -1"});
   expect_error<ValueError>([&] { emb(at::tensor({1.5f})); }, {"Embedding 'tokens'", "whole-number", "1.5"});
   expect_error<ValueError>([] { layers::Embedding(0, 3); }, {"input_dim > 0", "input_dim=0"});
@@ -246,7 +256,8 @@ TEST_CASE("Embedding rejects bad indices and arguments", "[attention][embedding]
 }
 
 TEST_CASE("Embedding config round trip, regularizer and constraint", "[attention][embedding][config]") {
-  layers::Embedding emb(6, 3, {.embeddings_regularizer = "l2", .embeddings_constraint = "non_neg", .mask_zero = true});
+  layers::Embedding emb(
+      6, 3, {.embeddings_regularizer = "l2", .embeddings_constraint = "non_neg", .mask_zero = true});
   const at::Tensor ids = at::tensor({5, 0, 2}, at::kLong).reshape({1, 3});
   const at::Tensor y = emb(ids);
   const nlohmann::json config = emb.get_config();
@@ -261,7 +272,8 @@ TEST_CASE("Embedding config round trip, regularizer and constraint", "[attention
   // The default L2 factor is 0.01: the penalty is 0.01 * sum(w^2).
   const auto losses = emb.losses();
   REQUIRE(losses.size() == 1);
-  CHECK(losses[0].item<double>() == Approx(0.01 * emb.embeddings().pow(2).sum().item<double>()).epsilon(1e-5));
+  CHECK(losses[0].item<double>() ==
+        Approx(0.01 * emb.embeddings().pow(2).sum().item<double>()).epsilon(1e-5));
   emb.set_weights({-at::ones({6, 3})});
   emb.apply_constraints();
   CHECK(emb.embeddings().min().item<double>() == 0.0);
@@ -286,7 +298,8 @@ TEST_CASE("GlobalAveragePooling1D averages only unmasked steps", "[attention][po
 }
 
 TEST_CASE("Sequential passes Embedding's mask to GlobalAveragePooling1D", "[attention][pooling][mask]") {
-  Sequential model({layers::Input({4}), layers::Embedding(7, 2, {.mask_zero = true}), layers::GlobalAveragePooling1D()});
+  Sequential model(
+      {layers::Input({4}), layers::Embedding(7, 2, {.mask_zero = true}), layers::GlobalAveragePooling1D()});
   const at::Tensor ids = at::tensor({3, 5, 0, 0, 6, 0, 0, 0}, at::kLong).reshape({2, 4});
   const at::Tensor table = model.get_weights()[0];
   const at::Tensor y = model(ids);
@@ -319,8 +332,8 @@ TEST_CASE("Attention use_scale and concat scores", "[attention][luong]") {
   layers::Attention scaled({.use_scale = true});
   scaled({q, v, k});
   REQUIRE(scaled.get_weights().size() == 1);
-  CHECK(dims(scaled.get_weights()[0]).empty());               // a scalar
-  CHECK(scaled.get_weights()[0].item<double>() == 1.0);       // initialised to ones
+  CHECK(dims(scaled.get_weights()[0]).empty());          // a scalar
+  CHECK(scaled.get_weights()[0].item<double>() == 1.0);  // initialised to ones
   scaled.set_weights({at::tensor(1.7f).reshape({})});
   check_close(scaled({q, v, k}).front(), reference_attention(q, v, k, dot_score(1.7)).output);
 
@@ -355,21 +368,29 @@ TEST_CASE("AdditiveAttention computes sum(scale * tanh(q + k))", "[attention][ad
   layers::AdditiveAttention unscaled({.use_scale = false});
   CHECK(unscaled({q, v, k}).size() == 1);
   CHECK(unscaled.weights().empty());
-  const ScoreFn plain = [](const at::Tensor& qi, const at::Tensor& kj) { return at::tanh(qi + kj).sum().item<double>(); };
+  const ScoreFn plain = [](const at::Tensor& qi, const at::Tensor& kj) {
+    return at::tanh(qi + kj).sum().item<double>();
+  };
   check_close(unscaled({q, v, k}).front(), reference_attention(q, v, k, plain).output);
   CHECK_FALSE(unscaled.get_config().contains("score_mode"));
 }
 
-TEST_CASE("Attention masks: value mask hides keys, query mask zeroes rows, causal mask", "[attention][luong][mask]") {
+TEST_CASE("Attention masks: value mask hides keys, query mask zeroes rows, causal mask",
+          "[attention][luong][mask]") {
   const at::Tensor q = rnd({2, 4, 3}, 31), v = rnd({2, 4, 3}, 32);
   const at::Tensor value_mask = bools({1, 1, 0, 1, 1, 0, 0, 0}).reshape({2, 4});
   const at::Tensor query_mask = bools({1, 0, 1, 1, 1, 1, 1, 0}).reshape({2, 4});
   layers::Attention att;
-  const Tensors out = att.attend(q, v, {.query_mask = query_mask, .value_mask = value_mask, .return_attention_scores = true});
+  const Tensors out =
+      att.attend(q, v, {.query_mask = query_mask, .value_mask = value_mask, .return_attention_scores = true});
   const Reference ref = reference_attention(q, v, v, dot_score(), value_mask, query_mask);
   check_close(out[0], ref.output);
   check_close(out[1], ref.weights);
-  CHECK(out[1].masked_select(value_mask.logical_not().unsqueeze(1).expand({2, 4, 4})).abs().max().item<double>() == 0.0);
+  CHECK(out[1]
+            .masked_select(value_mask.logical_not().unsqueeze(1).expand({2, 4, 4}))
+            .abs()
+            .max()
+            .item<double>() == 0.0);
 
   // The same masks through apply(), the way a model passes them; the query mask becomes the output mask.
   Tensors out_masks;
@@ -378,7 +399,8 @@ TEST_CASE("Attention masks: value mask hides keys, query mask zeroes rows, causa
   REQUIRE(!out_masks.empty());
   CHECK(at::equal(out_masks[0], query_mask));
 
-  const Tensors causal = att.attend(q, v, {.value_mask = value_mask, .return_attention_scores = true, .use_causal_mask = true});
+  const Tensors causal =
+      att.attend(q, v, {.value_mask = value_mask, .return_attention_scores = true, .use_causal_mask = true});
   const Reference causal_ref = reference_attention(q, v, v, dot_score(), value_mask, {}, true);
   check_close(causal[0], causal_ref.output);
   check_close(causal[1], causal_ref.weights);
@@ -430,8 +452,11 @@ TEST_CASE("Attention and AdditiveAttention gradients match finite differences", 
     att({q, v, k});
     to_double(att);
     att.set_weights({at::tensor(0.7).reshape({})});
-    check_gradients([&] { return att.attend(q, v, {.key = k, .query_mask = query_mask, .value_mask = value_mask}).front(); },
-                    {q, v, k, att.weights()[0]});
+    check_gradients(
+        [&] {
+          return att.attend(q, v, {.key = k, .query_mask = query_mask, .value_mask = value_mask}).front();
+        },
+        {q, v, k, att.weights()[0]});
   }
   SECTION("concat, causal") {
     layers::Attention att({.use_scale = true, .score_mode = "concat"});
@@ -475,13 +500,23 @@ TEST_CASE("Attention rejects bad arguments and inputs", "[attention][errors]") {
   layers::Attention att({.name = "att"});
   const at::Tensor q = rnd({2, 3, 4}, 1);
   expect_error<ValueError>([&] { att(q); }, {"Attention 'att'", "[query, value]", "1 input"});
-  expect_error<ShapeError>([&] { att({q, rnd({2, 5, 3}, 2)}); },
-                           {"Attention 'att'", "same last dimension", "[2, 3, 4]", "[2, 5, 3]"});
-  expect_error<ShapeError>([&] { att({q, rnd({2, 5, 6}, 2), rnd({2, 4, 4}, 3)}); }, {"same number of timesteps"});
+  expect_error<ShapeError>(
+      [&] {
+        att({q, rnd({2, 5, 3}, 2)});
+      },
+      {"Attention 'att'", "same last dimension", "[2, 3, 4]", "[2, 5, 3]"});
+  expect_error<ShapeError>(
+      [&] {
+        att({q, rnd({2, 5, 6}, 2), rnd({2, 4, 4}, 3)});
+      },
+      {"same number of timesteps"});
   expect_error<ShapeError>([&] { att({q, rnd({3, 5, 4}, 2)}); }, {"same batch size"});
   expect_error<ShapeError>([&] { att({q.reshape({2, 12}), q}); }, {"query of rank 3"});
-  expect_error<ShapeError>([&] { att.attend(q, q, {.value_mask = at::ones({2, 4}, at::kBool)}); },
-                           {"value_mask of shape [2, 3]", "[2, 4]"});
+  expect_error<ShapeError>(
+      [&] {
+        att.attend(q, q, {.value_mask = at::ones({2, 4}, at::kBool)});
+      },
+      {"value_mask of shape [2, 3]", "[2, 4]"});
   expect_error<ValueError>([&] { att({q.to(at::kLong), q}); }, {"floating-point query"});
 }
 
@@ -491,10 +526,14 @@ TEST_CASE("Attention rejects bad arguments and inputs", "[attention][errors]") {
 TEST_CASE("MultiHeadAttention weights follow Keras' order and shapes", "[attention][mha]") {
   layers::MultiHeadAttention mha(2, 3, {.value_dim = 5});
   mha({rnd({2, 4, 6}, 1), rnd({2, 7, 8}, 2), rnd({2, 7, 9}, 3)});
-  const std::vector<std::pair<std::string, Shape>> expected = {
-      {"query/kernel", {6, 2, 3}},           {"query/bias", {2, 3}}, {"key/kernel", {9, 2, 3}},
-      {"key/bias", {2, 3}},                  {"value/kernel", {8, 2, 5}}, {"value/bias", {2, 5}},
-      {"attention_output/kernel", {2, 5, 6}}, {"attention_output/bias", {6}}};
+  const std::vector<std::pair<std::string, Shape>> expected = {{"query/kernel", {6, 2, 3}},
+                                                               {"query/bias", {2, 3}},
+                                                               {"key/kernel", {9, 2, 3}},
+                                                               {"key/bias", {2, 3}},
+                                                               {"value/kernel", {8, 2, 5}},
+                                                               {"value/bias", {2, 5}},
+                                                               {"attention_output/kernel", {2, 5, 6}},
+                                                               {"attention_output/bias", {6}}};
   const auto vars = mha.variables();
   REQUIRE(vars.size() == expected.size());
   for (size_t i = 0; i < vars.size(); ++i) {
@@ -515,7 +554,8 @@ TEST_CASE("MultiHeadAttention weights follow Keras' order and shapes", "[attenti
 
 TEST_CASE("MultiHeadAttention matches per-head attention written out", "[attention][mha]") {
   const at::Tensor q = rnd({2, 3, 4}, 91), v = rnd({2, 5, 6}, 92), k = rnd({2, 5, 3}, 93);
-  layers::MultiHeadAttention mha(3, 2, {.value_dim = 4, .output_shape = {5}, .bias_initializer = "random_normal"});
+  layers::MultiHeadAttention mha(3, 2,
+                                 {.value_dim = 4, .output_shape = {5}, .bias_initializer = "random_normal"});
   const Tensors out = mha.attend(q, v, {.key = k, .return_attention_scores = true});
   REQUIRE(out.size() == 2);
   CHECK(dims(out[0]) == Shape{2, 3, 5});
@@ -540,9 +580,15 @@ TEST_CASE("MultiHeadAttention masks combine as Keras' _compute_attention_mask", 
   const at::Tensor given = rnd({2, 4, 5}, 103) > -0.6;
   const at::Tensor causal = (at::arange(4).unsqueeze(1) >= at::arange(5).unsqueeze(0)).unsqueeze(0);
   layers::MultiHeadAttention mha(2, 3, {.bias_initializer = "random_normal"});
-  const Tensors out = mha.attend(q, v, {.query_mask = query_mask, .value_mask = value_mask, .key_mask = key_mask,
-                                        .attention_mask = given, .return_attention_scores = true, .use_causal_mask = true});
-  const at::Tensor keep = query_mask.unsqueeze(-1) & value_mask.unsqueeze(1) & key_mask.unsqueeze(1) & causal & given;
+  const Tensors out = mha.attend(q, v,
+                                 {.query_mask = query_mask,
+                                  .value_mask = value_mask,
+                                  .key_mask = key_mask,
+                                  .attention_mask = given,
+                                  .return_attention_scores = true,
+                                  .use_causal_mask = true});
+  const at::Tensor keep =
+      query_mask.unsqueeze(-1) & value_mask.unsqueeze(1) & key_mask.unsqueeze(1) & causal & given;
   const Reference ref = reference_mha(q, v, v, mha.get_weights(), 2, keep);
   check_close(out[0], ref.output);
   check_close(out[1], ref.weights);
@@ -596,7 +642,8 @@ TEST_CASE("MultiHeadAttention over inputs of rank 4 attends over both middle axe
   const Tensors out = mha.attend(q, v, {.return_attention_scores = true});
   CHECK(dims(out[0]) == Shape{2, 2, 3, 4});
   CHECK(dims(out[1]) == Shape{2, 2, 2, 3, 3, 2});
-  const Reference ref = reference_mha(q.reshape({2, 6, 4}), v.reshape({2, 6, 4}), v.reshape({2, 6, 4}), mha.get_weights(), 2);
+  const Reference ref =
+      reference_mha(q.reshape({2, 6, 4}), v.reshape({2, 6, 4}), v.reshape({2, 6, 4}), mha.get_weights(), 2);
   check_close(out[0], ref.output.reshape({2, 2, 3, 4}));
 }
 
@@ -623,13 +670,19 @@ TEST_CASE("MultiHeadAttention gradients match finite differences", "[attention][
   for (const auto& w : mha.weights()) targets.push_back(w);
   // The key bias adds q·b to every score of a row, which the softmax cancels: its gradient is zero.
   check_gradients(
-      [&] { return mha.attend(q, v, {.key = k, .value_mask = value_mask, .use_causal_mask = true}).front(); }, targets,
-      {6});
+      [&] { return mha.attend(q, v, {.key = k, .value_mask = value_mask, .use_causal_mask = true}).front(); },
+      targets, {6});
 }
 
 TEST_CASE("MultiHeadAttention config round trip and regularizers", "[attention][mha][config]") {
-  layers::MultiHeadAttention mha(2, 3, {.value_dim = 4, .dropout = 0.1, .output_shape = {5}, .kernel_regularizer = "l2",
-                                        .bias_regularizer = "l1", .kernel_constraint = "max_norm", .seed = 9});
+  layers::MultiHeadAttention mha(2, 3,
+                                 {.value_dim = 4,
+                                  .dropout = 0.1,
+                                  .output_shape = {5},
+                                  .kernel_regularizer = "l2",
+                                  .bias_regularizer = "l1",
+                                  .kernel_constraint = "max_norm",
+                                  .seed = 9});
   const at::Tensor q = rnd({2, 3, 4}, 151), v = rnd({2, 5, 6}, 152);
   const at::Tensor y = mha({q, v}).front();
   const nlohmann::json config = mha.get_config();
@@ -657,27 +710,43 @@ TEST_CASE("MultiHeadAttention config round trip and regularizers", "[attention][
 TEST_CASE("MultiHeadAttention rejects bad arguments and inputs", "[attention][mha][errors]") {
   expect_error<ValueError>([] { layers::MultiHeadAttention(0, 4); }, {"num_heads > 0", "got 0"});
   expect_error<ValueError>([] { layers::MultiHeadAttention(2, -1); }, {"key_dim > 0"});
-  expect_error<ValueError>([] { layers::MultiHeadAttention(2, 4, {.dropout = -0.1}); }, {"dropout in [0, 1)"});
+  expect_error<ValueError>([] { layers::MultiHeadAttention(2, 4, {.dropout = -0.1}); },
+                           {"dropout in [0, 1)"});
   layers::MultiHeadAttention axes(2, 2, {.attention_axes = {2}});
-  expect_error<ValueError>([&] { axes({rnd({1, 2, 3, 4}, 1), rnd({1, 2, 3, 4}, 2)}); }, {"only attention over all axes"});
+  expect_error<ValueError>(
+      [&] {
+        axes({rnd({1, 2, 3, 4}, 1), rnd({1, 2, 3, 4}, 2)});
+      },
+      {"only attention over all axes"});
 
   layers::MultiHeadAttention mha(2, 4, {.name = "mha"});
   const at::Tensor x = rnd({2, 3, 8}, 1);
   mha({x, x});
-  expect_error<ShapeError>([&] { mha({x, rnd({2, 3, 5}, 2)}); },
-                           {"MultiHeadAttention 'mha'", "value", "last dimension 8", "[2, 3, 5]"});
+  expect_error<ShapeError>(
+      [&] {
+        mha({x, rnd({2, 3, 5}, 2)});
+      },
+      {"MultiHeadAttention 'mha'", "value", "last dimension 8", "[2, 3, 5]"});
   expect_error<ShapeError>([&] { mha({rnd({2, 3, 7}, 3), x}); }, {"query", "last dimension 8"});
   expect_error<ShapeError>([&] { mha({x, rnd({3, 3, 8}, 2)}); }, {"same batch size"});
-  expect_error<ShapeError>([&] { mha.attend(x, x, {.attention_mask = at::ones({2, 3, 4}, at::kBool)}); },
-                           {"attention_mask", "[2, 3, 4]"});
-  expect_error<ShapeError>([&] { mha.attend(x, x, {.query_mask = at::ones({2, 4}, at::kBool)}); }, {"query_mask"});
+  expect_error<ShapeError>(
+      [&] {
+        mha.attend(x, x, {.attention_mask = at::ones({2, 3, 4}, at::kBool)});
+      },
+      {"attention_mask", "[2, 3, 4]"});
+  expect_error<ShapeError>(
+      [&] {
+        mha.attend(x, x, {.query_mask = at::ones({2, 4}, at::kBool)});
+      },
+      {"query_mask"});
   expect_error<ValueError>([&] { mha(x); }, {"[query, value]"});
 }
 
 // ---------------------------------------------------------------------------------------------------------------
 // Training
 
-TEST_CASE("Embedding + masked GlobalAveragePooling1D + Dense learns a toy task with fit", "[attention][embedding][fit]") {
+TEST_CASE("Embedding + masked GlobalAveragePooling1D + Dense learns a toy task with fit",
+          "[attention][embedding][fit]") {
   // Sequences of tokens 1..8 padded with 0 at the end; the label says whether tokens 1..4 are the majority.
   set_random_seed(11);
   const int64_t n = 256, length = 8;
@@ -690,7 +759,9 @@ TEST_CASE("Embedding + masked GlobalAveragePooling1D + Dense learns a toy task w
 
   Sequential model({layers::Input({length}), layers::Embedding(9, 4, {.mask_zero = true}),
                     layers::GlobalAveragePooling1D(), layers::Dense(1, {.activation = "sigmoid"})});
-  model.compile({.optimizer = optimizers::Adam({.learning_rate = 0.02}), .loss = "binary_crossentropy", .metrics = {"accuracy"}});
+  model.compile({.optimizer = optimizers::Adam({.learning_rate = 0.02}),
+                 .loss = "binary_crossentropy",
+                 .metrics = {"accuracy"}});
   auto history = model.fit(ids.to(at::kFloat), y, {.batch_size = 32, .epochs = 40, .verbose = 0});
   const auto& loss = history.history.at("loss");
   CHECK(loss.back() < 0.5 * loss.front());
