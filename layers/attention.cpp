@@ -275,7 +275,6 @@ MultiHeadAttention::MultiHeadAttention(int64_t num_heads, int64_t key_dim, Multi
       throw ValueError(describe() + ": expected output_shape of positive sizes, got " +
                        format_shape(options_.output_shape));
   check_dropout(describe(), options_.dropout);
-  set_activity_regularizer(options_.activity_regularizer);
   set_supports_masking(true);  // the query mask becomes the output's mask
 }
 
@@ -389,8 +388,8 @@ Tensors MultiHeadAttention::call_many(const Tensors& inputs, const Tensors& mask
 
   // Inputs of higher rank attend over all their middle axes at once, as one flattened sequence.
   const auto dtype = query_.kernel.scalar_type();
-  const at::Tensor q =
-      project(query_in.reshape({batch, t, query_dim_}).to(dtype), query_) / std::sqrt(double(key_dim_));
+  const at::Tensor q_projected = project(query_in.reshape({batch, t, query_dim_}).to(dtype), query_);
+  const at::Tensor q = q_projected / std::sqrt(double(key_dim_));
   const at::Tensor k = project(key_in.reshape({batch, s, key_in_dim_}).to(dtype), key_);
   const at::Tensor v = project(value_in.reshape({batch, s, value_in_dim_}).to(dtype), value_);
 
@@ -410,6 +409,11 @@ Tensors MultiHeadAttention::call_many(const Tensors& inputs, const Tensors& mask
   Shape output_shape(query_in.sizes().begin(), query_in.sizes().end() - 1);
   output_shape.insert(output_shape.end(), out_dims.begin(), out_dims.end());
   output = output.reshape(output_shape);
+  // Keras hands activity_regularizer to the four projections (its EinsumDense sub-layers), not to the
+  // layer's own output: one penalty per projection output, divided by the batch size.
+  if (const auto& penalty = options_.activity_regularizer)
+    for (const at::Tensor& y : {q_projected, k, v, output})
+      add_loss((*penalty)(y) / static_cast<double>(batch));
   if (!per_call_.return_attention_scores) return {output};
   Shape scores_shape = {batch, num_heads_};
   scores_shape.insert(scores_shape.end(), query_steps.begin(), query_steps.end());

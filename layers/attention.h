@@ -132,7 +132,7 @@ struct MultiHeadAttentionOptions {
   initializers::Spec bias_initializer = "zeros";
   regularizers::Spec kernel_regularizer = {};
   regularizers::Spec bias_regularizer = {};
-  regularizers::Spec activity_regularizer = {};
+  regularizers::Spec activity_regularizer = {};  // on each projection's output, as Keras does
   constraints::Spec kernel_constraint = {};
   constraints::Spec bias_constraint = {};
   initializers::Seed seed = std::nullopt;

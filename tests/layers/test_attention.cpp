@@ -256,8 +256,11 @@ TEST_CASE("Embedding rejects bad indices and arguments", "[attention][embedding]
 }
 
 TEST_CASE("Embedding config round trip, regularizer and constraint", "[attention][embedding][config]") {
-  layers::Embedding emb(
-      6, 3, {.embeddings_regularizer = "l2", .embeddings_constraint = "non_neg", .mask_zero = true});
+  layers::Embedding emb(6, 3,
+                        {.embeddings_regularizer = "l2",
+                         .activity_regularizer = "l1",
+                         .embeddings_constraint = "non_neg",
+                         .mask_zero = true});
   const at::Tensor ids = at::tensor({5, 0, 2}, at::kLong).reshape({1, 3});
   const at::Tensor y = emb(ids);
   const nlohmann::json config = emb.get_config();
@@ -269,11 +272,12 @@ TEST_CASE("Embedding config round trip, regularizer and constraint", "[attention
   copy->ensure_built(Shape{kNone, 3});
   copy->set_weights(emb.get_weights());
   check_close((*copy)(ids), y, 0.0);
-  // The default L2 factor is 0.01: the penalty is 0.01 * sum(w^2).
+  // Default factors 0.01: the weight penalty is 0.01 * sum(w^2), the activity penalty 0.01 * sum|y| / batch.
   const auto losses = emb.losses();
-  REQUIRE(losses.size() == 1);
+  REQUIRE(losses.size() == 2);
   CHECK(losses[0].item<double>() ==
         Approx(0.01 * emb.embeddings().pow(2).sum().item<double>()).epsilon(1e-5));
+  CHECK(losses[1].item<double>() == Approx(0.01 * y.abs().sum().item<double>()).epsilon(1e-5));
   emb.set_weights({-at::ones({6, 3})});
   emb.apply_constraints();
   CHECK(emb.embeddings().min().item<double>() == 0.0);
@@ -705,6 +709,26 @@ TEST_CASE("MultiHeadAttention config round trip and regularizers", "[attention][
   auto from_keras = layers::MultiHeadAttention::from_config(keras);
   CHECK(from_keras.value_dim() == 3);
   CHECK(from_keras.compute_output_shape(Shape{kNone, 2, 7}) == Shape{kNone, 2, 5});
+}
+
+TEST_CASE("MultiHeadAttention activity_regularizer penalises the four projections, as Keras' sub-layers",
+          "[attention][mha][regularizer]") {
+  layers::MultiHeadAttention mha(2, 3, {.bias_initializer = "random_normal", .activity_regularizer = "l2"});
+  const at::Tensor q = rnd({2, 3, 4}, 161), v = rnd({2, 5, 6}, 162);
+  const at::Tensor y = mha({q, v}).front();
+  const auto w = mha.get_weights();
+  auto projected = [](const at::Tensor& x, const at::Tensor& kernel, const at::Tensor& bias) {
+    return at::einsum("btd,dhk->bthk", {x, kernel}) + bias;
+  };
+  const std::vector<at::Tensor> outputs = {projected(q, w[0], w[1]), projected(v, w[2], w[3]),
+                                           projected(v, w[4], w[5]), y};
+  const auto losses = mha.losses();
+  REQUIRE(losses.size() == 4);
+  for (size_t i = 0; i < 4; ++i)
+    CHECK(losses[i].item<double>() ==
+          Approx(0.01 * outputs[i].pow(2).sum().item<double>() / 2.0).epsilon(1e-4));
+  mha({q, v});
+  CHECK(mha.losses().size() == 4);  // a new call starts a new list
 }
 
 TEST_CASE("MultiHeadAttention rejects bad arguments and inputs", "[attention][mha][errors]") {
