@@ -69,8 +69,6 @@ class Attention : public Layer {
   void build_many(const std::vector<Shape>& input_shapes) override;
   // Unnormalised scores (batch, Tq, Tv).
   virtual at::Tensor scores(const at::Tensor& query, const at::Tensor& key) const;
-  // Checks [query, value(, key)] and returns {query, value, key} in the query's floating dtype.
-  Tensors checked_inputs(const Tensors& inputs) const;
   at::Tensor scale_;                // Attention: () ; AdditiveAttention: (dim,); undefined without use_scale
   at::Tensor concat_score_weight_;  // () with score_mode "concat"
 
@@ -79,6 +77,9 @@ class Attention : public Layer {
     bool return_attention_scores = false;
     bool use_causal_mask = false;
   };
+
+  // Checks [query, value(, key)] and returns {query, value, key} in the query's floating dtype.
+  Tensors checked_inputs(const Tensors& inputs) const;
 
   bool use_scale_;
   std::string score_mode_;
