@@ -17,9 +17,11 @@
 #include <strata/data/idx.h>
 #include <strata/layers/activation.h>
 #include <strata/layers/activation_layers.h>
+#include <strata/layers/attention.h>
 #include <strata/layers/convolutional.h>
 #include <strata/layers/dense.h>
 #include <strata/layers/dropout.h>
+#include <strata/layers/embedding.h>
 #include <strata/layers/input_layer.h>
 #include <strata/layers/layer.h>
 #include <strata/layers/merging.h>

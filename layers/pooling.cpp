@@ -212,6 +212,22 @@ at::Tensor GlobalPooling::call(const at::Tensor& inputs, bool training) {
   return mode_ == PoolMode::kMax ? at::amax(inputs, dims, keepdims_) : at::mean(inputs, dims, keepdims_);
 }
 
+Tensors GlobalPooling::call_many(const Tensors& inputs, const Tensors& masks, bool training) {
+  if (rank_ != 1 || mode_ != PoolMode::kAverage || masks.empty() || !masks.front().defined())
+    return Layer::call_many(inputs, masks, training);
+  const at::Tensor& x = inputs.front();
+  const int64_t steps_axis = data_format_ == "channels_last" ? 1 : 2;
+  if (masks.front().sizes() != at::IntArrayRef({x.size(0), x.size(steps_axis)}))
+    throw ShapeError(describe() + ": expected a mask of shape " + format_dims({x.size(0), x.size(steps_axis)}) +
+                     ", got " + format_dims(masks.front().sizes()));
+  if (!x.is_floating_point())
+    throw ValueError(describe() + ": expected a floating-point input, got dtype " +
+                     std::string(c10::toString(x.scalar_type())));
+  // A fully masked sample divides 0 by 0 (NaN), as in Keras.
+  const at::Tensor weight = masks.front().to(x.scalar_type()).unsqueeze(steps_axis == 1 ? 2 : 1);
+  return {(x * weight).sum(steps_axis, keepdims_) / weight.sum(steps_axis, keepdims_)};
+}
+
 nlohmann::json GlobalPooling::get_config() const {
   nlohmann::json config = Layer::get_config();
   config["data_format"] = data_format_;

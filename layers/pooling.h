@@ -92,6 +92,9 @@ struct GlobalPoolingOptions {
 class GlobalPooling : public Layer {
  public:
   at::Tensor call(const at::Tensor& inputs, bool training) override;
+  // GlobalAveragePooling1D averages only the timesteps its mask (batch, steps) keeps, as Keras does; the
+  // output carries no mask.
+  Tensors call_many(const Tensors& inputs, const Tensors& masks, bool training) override;
   Shape compute_output_shape(const Shape& input_shape) const override;
   nlohmann::json get_config() const override;
 

@@ -2,9 +2,11 @@
 #include <strata/core/registry.h>
 #include <strata/layers/activation.h>
 #include <strata/layers/activation_layers.h>
+#include <strata/layers/attention.h>
 #include <strata/layers/convolutional.h>
 #include <strata/layers/dense.h>
 #include <strata/layers/dropout.h>
+#include <strata/layers/embedding.h>
 #include <strata/layers/input_layer.h>
 #include <strata/layers/merging.h>
 #include <strata/layers/normalization.h>
@@ -91,6 +93,10 @@ std::map<std::string, LayerFactory>& registry() {
       {"UpSampling1D", factory_of<UpSampling1D>()},
       {"UpSampling2D", factory_of<UpSampling2D>()},
       {"UpSampling3D", factory_of<UpSampling3D>()},
+      {"Embedding", factory_of<Embedding>()},
+      {"Attention", factory_of<Attention>()},
+      {"AdditiveAttention", factory_of<AdditiveAttention>()},
+      {"MultiHeadAttention", factory_of<MultiHeadAttention>()},
   };
   return table;
 }
