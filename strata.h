@@ -18,10 +18,12 @@
 #include <strata/layers/convolutional.h>
 #include <strata/layers/dense.h>
 #include <strata/layers/dropout.h>
+#include <strata/layers/image_augmentation.h>
 #include <strata/layers/input_layer.h>
 #include <strata/layers/layer.h>
 #include <strata/layers/normalization.h>
 #include <strata/layers/pooling.h>
+#include <strata/layers/preprocessing.h>
 #include <strata/layers/reshaping.h>
 #include <strata/losses/loss.h>
 #include <strata/losses/probabilistic.h>
