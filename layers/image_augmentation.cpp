@@ -48,7 +48,7 @@ at::Tensor map_coordinates(const at::Tensor& c, int64_t len, const std::string& 
 at::Tensor read_pixels(const at::Tensor& images, const at::Tensor& y, const at::Tensor& x, double fill_value) {
   const int64_t n = images.size(0), height = images.size(1), width = images.size(2), channels = images.size(3);
   const at::Tensor inside = (y >= 0) & (y < height) & (x >= 0) & (x < width);
-  const at::Tensor index = at::arange(n, at::kLong).view({n, 1, 1}) * (height * width) +
+  const at::Tensor index = at::arange(n, y.options().dtype(at::kLong)).view({n, 1, 1}) * (height * width) +
                            y.clamp(0, height - 1).to(at::kLong) * width + x.clamp(0, width - 1).to(at::kLong);
   const at::Tensor values =
       images.reshape({n * height * width, channels}).index_select(0, index.reshape({-1})).view(images.sizes());
@@ -59,9 +59,12 @@ at::Tensor read_pixels(const at::Tensor& images, const at::Tensor& y, const at::
 at::Tensor affine_transform(const at::Tensor& images, const at::Tensor& transforms,
                             const AffineAugmentationOptions& options) {
   const int64_t n = images.size(0), height = images.size(1), width = images.size(2);
-  const auto coefficient = [&](int64_t i) { return transforms.select(1, i).view({n, 1, 1}); };
-  const at::Tensor xs = at::arange(width, at::kDouble).view({1, 1, width});
-  const at::Tensor ys = at::arange(height, at::kDouble).view({1, height, 1});
+  // Coordinates stay in float64 on the images' device; the transforms were drawn on the CPU.
+  const at::TensorOptions coordinates = images.options().dtype(at::kDouble);
+  const at::Tensor rows = transforms.to(images.device());
+  const auto coefficient = [&](int64_t i) { return rows.select(1, i).view({n, 1, 1}); };
+  const at::Tensor xs = at::arange(width, coordinates).view({1, 1, width});
+  const at::Tensor ys = at::arange(height, coordinates).view({1, height, 1});
   const at::Tensor in_x = coefficient(0) * xs + coefficient(1) * ys + coefficient(2);
   const at::Tensor in_y = coefficient(3) * xs + coefficient(4) * ys + coefficient(5);
   const at::Tensor x = map_coordinates(in_x, width, options.fill_mode);
@@ -121,7 +124,7 @@ at::Tensor RandomFlip::call(const at::Tensor& inputs, bool training) {
   const at::Tensor images = detail::image_batch(describe(), inputs, unbatched);
   if (!training) return unbatched ? images.squeeze(0) : images;
   const int64_t n = images.size(0);
-  const at::Tensor flips = uniform(n, 0.0, 1.0, generator_).le(0.5).view({n, 1, 1, 1});
+  const at::Tensor flips = uniform(n, 0.0, 1.0, generator_).le(0.5).view({n, 1, 1, 1}).to(images.device());
   at::Tensor out = images;
   if (mode_ != "vertical") out = at::where(flips, out.flip({2}), out);
   if (mode_ != "horizontal") out = at::where(flips, out.flip({1}), out);

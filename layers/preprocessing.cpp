@@ -239,8 +239,8 @@ at::Tensor Normalization::call(const at::Tensor& inputs, bool /*training*/) {
     throw ValueError(describe() + ": it has no mean and variance yet; call adapt(data) first, load its weights, " +
                      "or pass mean and variance to the constructor");
   const at::Tensor x = inputs.scalar_type() == at::kFloat ? inputs : inputs.to(at::kFloat);
-  const at::Tensor mean = mean_.reshape(broadcast_shape_);
-  const at::Tensor std = at::clamp_min(variance_.reshape(broadcast_shape_).sqrt(), kBackendEpsilon);
+  const at::Tensor mean = mean_.reshape(broadcast_shape_).to(x.device());
+  const at::Tensor std = at::clamp_min(variance_.reshape(broadcast_shape_).to(x.device()).sqrt(), kBackendEpsilon);
   return options_.invert ? mean + x * std : (x - mean) / std;
 }
 
