@@ -179,11 +179,14 @@ void Normalization::build(const Shape& input_shape) {
     broadcast_shape_[d] = input_shape[d];
     kept_shape_.push_back(input_shape[d]);
   }
+  InputSpec spec{.ndim = ndim};
+  for (int64_t d : keep_axes_) spec.axes[d] = input_shape[d];
+  set_input_spec(spec);
 
   if (!options_.mean.defined()) {
     mean_ = add_weight("mean", kept_shape_, "zeros", /*trainable=*/false);
     variance_ = add_weight("variance", kept_shape_, "ones", /*trainable=*/false);
-    count_ = add_weight("count", {}, "zeros", /*trainable=*/false);
+    add_weight("count", {}, "zeros", /*trainable=*/false);
     return;
   }
   // Given statistics line up with the kept axes from the right, then broadcast over them.
@@ -224,20 +227,9 @@ void Normalization::adapt(const at::Tensor& data) {
   at::NoGradGuard no_grad;
   mean_.copy_(mean);
   variance_.copy_(variance);
-  count_.fill_(static_cast<double>(values.numel() / std::max<int64_t>(mean.numel(), 1)));
-  known_adapted_ = true;
-}
-
-bool Normalization::holds_statistics() {
-  if (options_.mean.defined() || known_adapted_) return true;
-  known_adapted_ = count_.item<double>() > 0 || !mean_.eq(0).all().item<bool>() || !variance_.eq(1).all().item<bool>();
-  return known_adapted_;
 }
 
 at::Tensor Normalization::call(const at::Tensor& inputs, bool /*training*/) {
-  if (!holds_statistics())
-    throw ValueError(describe() + ": it has no mean and variance yet; call adapt(data) first, load its weights, " +
-                     "or pass mean and variance to the constructor");
   const at::Tensor x = inputs.scalar_type() == at::kFloat ? inputs : inputs.to(at::kFloat);
   const at::Tensor mean = mean_.reshape(broadcast_shape_).to(x.device());
   const at::Tensor std = at::clamp_min(variance_.reshape(broadcast_shape_).to(x.device()).sqrt(), kBackendEpsilon);

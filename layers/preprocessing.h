@@ -47,12 +47,12 @@ struct NormalizationOptions {
 // (x - mean) / max(sqrt(variance), 1e-7), Keras' backend epsilon, per index of the kept axes.
 //
 // Without mean and variance the layer creates Keras' three non-trainable weights at build: mean and
-// variance (the kept axes' sizes, initialised to zeros and ones) and count (a scalar). adapt(data) builds the
-// layer from data's shape if needed and sets mean and the biased variance of data over every axis but the
-// kept ones, computed in float64; count becomes the number of values each statistic summarises (Keras 3
-// leaves it 0; tf.keras 2 counted). Calling a layer that holds neither given statistics nor adapted or loaded
-// weights (count 0 with mean still zeros and variance still ones) is an error rather than the silent
-// identity Keras computes. Given mean and variance are constants, not weights, as in Keras.
+// variance (the kept axes' sizes, initialised to zeros and ones) and count (a scalar Keras 3 keeps only for old
+// files and leaves 0; float32 here, int64 in Keras). adapt(data) builds the layer from data's shape if needed
+// and sets mean and the biased variance of data over every axis but the kept ones, computed in float64.
+// Before adapt() (or loading weights) the layer computes with the initial zeros and ones, i.e. the identity,
+// as Keras does: a Sequential with an Input runs a forward pass when it is built, before the user can adapt.
+// Given mean and variance are constants, not weights, as in Keras.
 class Normalization : public Layer {
  public:
   explicit Normalization(NormalizationOptions options = {});
@@ -72,15 +72,12 @@ class Normalization : public Layer {
   void build(const Shape& input_shape) override;
 
  private:
-  bool holds_statistics();  // true once statistics are given, adapted or loaded
-
   NormalizationOptions options_;
   std::vector<int64_t> keep_axes_;       // sorted, non-negative
   std::vector<int64_t> reduce_axes_;
   std::vector<int64_t> broadcast_shape_;  // the input's rank, 1 on reduced axes
   Shape kept_shape_;
-  at::Tensor mean_, variance_, count_;  // weights after build, or mean_/variance_ holding the given values
-  bool known_adapted_ = false;          // caches a successful holds_statistics() check
+  at::Tensor mean_, variance_;  // weights after build, or the given values in the kept axes' shape
 };
 
 struct CenterCropOptions {

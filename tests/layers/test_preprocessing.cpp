@@ -121,7 +121,7 @@ TEST_CASE("Normalization.adapt learns the per-feature mean and biased variance",
   CHECK(vars[2].value.dim() == 0);
   check_close(layer.mean(), mean);
   check_close(layer.variance(), var);
-  CHECK(layer.get_weights()[2].item<double>() == 6.0);
+  CHECK(layer.get_weights()[2].item<double>() == 0.0);  // Keras 3 keeps count for old files only
 
   const at::Tensor x = random_images({4, 3}, 2);
   std::vector<double> xv = values_of(x), expected;
@@ -220,12 +220,12 @@ TEST_CASE("Normalization with given mean and variance broadcasts them over the k
   }
 }
 
-TEST_CASE("Normalization reports misuse clearly", "[preprocessing]") {
-  SECTION("calling before adapt") {
+TEST_CASE("Normalization before adapt, and misuse", "[preprocessing]") {
+  SECTION("before adapt the initial zeros and ones make it the identity, as in Keras; loaded weights apply") {
     layers::Normalization layer;
-    CHECK_THROWS_WITH(layer(at::ones({2, 3})), Contains("adapt"));
-    // Weights set from elsewhere (a loaded model) count as statistics.
-    layer.set_weights({at::tensor({1.f, 2.f, 3.f}), at::full({3}, 4.f), at::scalar_tensor(10.f)});
+    const at::Tensor x = random_images({2, 3}, 16);
+    CHECK(same(layer(x), x));
+    layer.set_weights({at::tensor({1.f, 2.f, 3.f}), at::full({3}, 4.f), at::scalar_tensor(0.f)});
     check_close(layer(at::ones({1, 3})), {0.0, -0.5, -1.0});
   }
   CHECK_THROWS_WITH(layers::Normalization({.mean = at::scalar_tensor(1.0)}), Contains("both mean and variance"));
@@ -237,6 +237,8 @@ TEST_CASE("Normalization reports misuse clearly", "[preprocessing]") {
   layers::Normalization built;
   built.adapt(at::ones({4, 3}));
   CHECK_THROWS_WITH(built.adapt(at::ones({4, 5})), Contains("adapt() got data of shape [4, 5]"));
+  CHECK_THROWS_AS(built(at::ones({4, 5})), ShapeError);
+  CHECK_THROWS_AS(built(at::ones({4, 1, 3})), ShapeError);
   CHECK_THROWS_AS(layers::Normalization({.mean = at::zeros({3}), .variance = at::ones({3})}).adapt(at::ones({2, 3})),
                   ValueError);
 }
@@ -495,6 +497,16 @@ TEST_CASE("RandomZoom scales about the image center", "[preprocessing]") {
 
 // ---------------------------------------------------------------------------------------------------------------
 // In a model
+
+TEST_CASE("A Normalization inside a built Sequential adapts in place", "[preprocessing]") {
+  // Building the Sequential runs a forward pass before adapt(), as it does in Keras.
+  auto norm = std::make_shared<layers::Normalization>();
+  Sequential model({layers::Input({2}), norm});
+  const at::Tensor data = at::tensor({1.f, 10.f, 3.f, 30.f}).reshape({2, 2});  // means 2, 20; stds 1, 10
+  norm->adapt(data);
+  check_close(model.predict(at::tensor({2.f, 40.f}).reshape({1, 2})), {0.0, 2.0});
+  CHECK(model.get_weights().size() == 3);
+}
 
 TEST_CASE("A Sequential with Rescaling and RandomFlip trains and predicts deterministically", "[preprocessing]") {
   set_random_seed(21);
