@@ -179,9 +179,11 @@ void Normalization::build(const Shape& input_shape) {
     broadcast_shape_[d] = input_shape[d];
     kept_shape_.push_back(input_shape[d]);
   }
-  InputSpec spec{.ndim = ndim};
-  for (int64_t d : keep_axes_) spec.axes[d] = input_shape[d];
-  set_input_spec(spec);
+  if (!keep_axes_.empty()) {  // scalar statistics (axis=None) broadcast to inputs of any rank
+    InputSpec spec{.ndim = ndim};
+    for (int64_t d : keep_axes_) spec.axes[d] = input_shape[d];
+    set_input_spec(spec);
+  }
 
   if (!options_.mean.defined()) {
     mean_ = add_weight("mean", kept_shape_, "zeros", /*trainable=*/false);

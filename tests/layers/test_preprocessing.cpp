@@ -150,6 +150,7 @@ TEST_CASE("Normalization.adapt learns the per-feature mean and biased variance",
     scalar.adapt(at::tensor({1.f, 2.f, 3.f, 4.f, 5.f}));
     CHECK(scalar.mean().dim() == 0);
     check_close(scalar(at::tensor({1.f, 2.f, 3.f})), {-1.4142135, -0.70710677, 0.0});
+    check_close(scalar(at::tensor({3.f, 4.f}).reshape({2, 1})), {0.0, 0.70710677});
   }
   SECTION("an adapted layer survives get_config / from_config with its weights") {
     auto copy = layers::deserialize(layers::serialize(layer));
