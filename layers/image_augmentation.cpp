@@ -1,11 +1,11 @@
 #include <ATen/ATen.h>
-#include <nlohmann/json.hpp>
 #include <strata/core/error.h>
 #include <strata/core/random.h>
 #include <strata/layers/image_augmentation.h>
 #include <strata/layers/preprocessing.h>
 
 #include <cmath>
+#include <nlohmann/json.hpp>
 #include <numbers>
 
 namespace strata::layers {
@@ -45,13 +45,16 @@ at::Tensor map_coordinates(const at::Tensor& c, int64_t len, const std::string& 
 
 // The pixels of `images` (batch, height, width, channels) at integer-valued coordinates y, x of shape
 // (batch, height, width); positions outside the image read fill_value.
-at::Tensor read_pixels(const at::Tensor& images, const at::Tensor& y, const at::Tensor& x, double fill_value) {
-  const int64_t n = images.size(0), height = images.size(1), width = images.size(2), channels = images.size(3);
+at::Tensor read_pixels(const at::Tensor& images, const at::Tensor& y, const at::Tensor& x,
+                       double fill_value) {
+  const int64_t n = images.size(0), height = images.size(1), width = images.size(2),
+                channels = images.size(3);
   const at::Tensor inside = (y >= 0) & (y < height) & (x >= 0) & (x < width);
   const at::Tensor index = at::arange(n, y.options().dtype(at::kLong)).view({n, 1, 1}) * (height * width) +
                            y.clamp(0, height - 1).to(at::kLong) * width + x.clamp(0, width - 1).to(at::kLong);
-  const at::Tensor values =
-      images.reshape({n * height * width, channels}).index_select(0, index.reshape({-1})).view(images.sizes());
+  const at::Tensor values = images.reshape({n * height * width, channels})
+                                .index_select(0, index.reshape({-1}))
+                                .view(images.sizes());
   return at::where(inside.unsqueeze(-1), values, at::scalar_tensor(fill_value, images.options()));
 }
 
@@ -70,14 +73,18 @@ at::Tensor affine_transform(const at::Tensor& images, const at::Tensor& transfor
   const at::Tensor x = map_coordinates(in_x, width, options.fill_mode);
   const at::Tensor y = map_coordinates(in_y, height, options.fill_mode);
   if (options.interpolation == "nearest") {
-    const auto round_half_away = [](const at::Tensor& c) { return at::where(c >= 0, at::floor(c + 0.5), at::ceil(c - 0.5)); };
+    const auto round_half_away = [](const at::Tensor& c) {
+      return at::where(c >= 0, at::floor(c + 0.5), at::ceil(c - 0.5));
+    };
     return read_pixels(images, round_half_away(y), round_half_away(x), options.fill_value);
   }
   const at::Tensor x0 = at::floor(x), y0 = at::floor(y);
   const auto weight = [&](const at::Tensor& w) { return w.unsqueeze(-1).to(images.scalar_type()); };
-  const at::Tensor wx1 = weight(x - x0), wx0 = weight(x0 + 1 - x), wy1 = weight(y - y0), wy0 = weight(y0 + 1 - y);
+  const at::Tensor wx1 = weight(x - x0), wx0 = weight(x0 + 1 - x), wy1 = weight(y - y0),
+                   wy0 = weight(y0 + 1 - y);
   const double fill = options.fill_value;
-  const at::Tensor top = wx0 * read_pixels(images, y0, x0, fill) + wx1 * read_pixels(images, y0, x0 + 1, fill);
+  const at::Tensor top =
+      wx0 * read_pixels(images, y0, x0, fill) + wx1 * read_pixels(images, y0, x0 + 1, fill);
   const at::Tensor bottom =
       wx0 * read_pixels(images, y0 + 1, x0, fill) + wx1 * read_pixels(images, y0 + 1, x0 + 1, fill);
   return wy0 * top + wy1 * bottom;
@@ -92,12 +99,15 @@ at::Tensor uniform(int64_t n, double lower, double upper, at::Generator& generat
 // ---------------------------------------------------------------------------------------------------------------
 // Factor
 
-Factor::Factor(double value) : lower_(-std::abs(value)), upper_(std::abs(value)), pair_(false), value_(value) {}
+Factor::Factor(double value)
+    : lower_(-std::abs(value)), upper_(std::abs(value)), pair_(false), value_(value) {}
 
 Factor::Factor(double lower, double upper)
     : lower_(std::min(lower, upper)), upper_(std::max(lower, upper)), pair_(true), value_(0.0) {}
 
-nlohmann::json Factor::to_json() const { return pair_ ? nlohmann::json{lower_, upper_} : nlohmann::json(value_); }
+nlohmann::json Factor::to_json() const {
+  return pair_ ? nlohmann::json{lower_, upper_} : nlohmann::json(value_);
+}
 
 Factor Factor::from_json(const nlohmann::json& j) {
   if (j.is_number()) return Factor(j.get<double>());
@@ -115,7 +125,8 @@ RandomFlip::RandomFlip(std::string mode, RandomFlipOptions options)
       seed_(options.seed),
       generator_(generator_for(options.seed)) {
   if (mode_ != "horizontal" && mode_ != "vertical" && mode_ != "horizontal_and_vertical")
-    throw ValueError(describe() + ": expected mode \"horizontal\", \"vertical\" or \"horizontal_and_vertical\", got \"" +
+    throw ValueError(describe() +
+                     ": expected mode \"horizontal\", \"vertical\" or \"horizontal_and_vertical\", got \"" +
                      mode_ + "\"");
 }
 
@@ -156,7 +167,8 @@ AffineAugmentation::AffineAugmentation(std::string class_name, AffineAugmentatio
       generator_(generator_for(options_.seed)) {
   const std::string& fill = options_.fill_mode;
   if (fill != "reflect" && fill != "wrap" && fill != "constant" && fill != "nearest")
-    throw ValueError(describe() + ": expected fill_mode \"reflect\", \"wrap\", \"constant\" or \"nearest\", got \"" +
+    throw ValueError(describe() +
+                     ": expected fill_mode \"reflect\", \"wrap\", \"constant\" or \"nearest\", got \"" +
                      fill + "\"");
   if (options_.interpolation != "bilinear" && options_.interpolation != "nearest")
     throw ValueError(describe() + ": expected interpolation \"bilinear\" or \"nearest\", got \"" +
@@ -165,8 +177,8 @@ AffineAugmentation::AffineAugmentation(std::string class_name, AffineAugmentatio
 
 void AffineAugmentation::check_factor(const Factor& factor, const std::string& argument) const {
   if (factor.lower() < -1.0 || factor.upper() > 1.0)
-    throw ValueError(describe() + ": expected " + argument + " as a number or a pair of numbers in [-1, 1], got " +
-                     factor.to_json().dump());
+    throw ValueError(describe() + ": expected " + argument +
+                     " as a number or a pair of numbers in [-1, 1], got " + factor.to_json().dump());
 }
 
 at::Tensor AffineAugmentation::call(const at::Tensor& inputs, bool training) {
@@ -205,7 +217,8 @@ RandomRotation::RandomRotation(Factor factor, RandomRotationOptions options)
 }
 
 // tf.keras' get_rotation_matrix: a rotation about the center ((width - 1) / 2, (height - 1) / 2).
-at::Tensor RandomRotation::draw_transforms(int64_t batch, int64_t height, int64_t width, at::Generator& generator) {
+at::Tensor RandomRotation::draw_transforms(int64_t batch, int64_t height, int64_t width,
+                                           at::Generator& generator) {
   const double turn = 2.0 * std::numbers::pi;
   const at::Tensor angle = uniform(batch, factor_.lower() * turn, factor_.upper() * turn, generator);
   const at::Tensor cos = angle.cos(), sin = angle.sin();
@@ -231,7 +244,8 @@ RandomRotation RandomRotation::from_config(const nlohmann::json& config) {
 // ---------------------------------------------------------------------------------------------------------------
 // RandomTranslation
 
-RandomTranslation::RandomTranslation(Factor height_factor, Factor width_factor, RandomTranslationOptions options)
+RandomTranslation::RandomTranslation(Factor height_factor, Factor width_factor,
+                                     RandomTranslationOptions options)
     : AffineAugmentation("RandomTranslation", std::move(options)),
       height_factor_(height_factor),
       width_factor_(width_factor) {
@@ -257,8 +271,8 @@ nlohmann::json RandomTranslation::get_config() const {
 
 RandomTranslation RandomTranslation::from_config(const nlohmann::json& config) {
   detail::require_channels_last("RandomTranslation", config);
-  RandomTranslation layer(Factor::from_json(config.at("height_factor")), Factor::from_json(config.at("width_factor")),
-                          options_from_config(config));
+  RandomTranslation layer(Factor::from_json(config.at("height_factor")),
+                          Factor::from_json(config.at("width_factor")), options_from_config(config));
   layer.apply_base_config(config);
   return layer;
 }
@@ -279,10 +293,13 @@ RandomZoom::RandomZoom(Factor height_factor, RandomZoomOptions options)
 }
 
 // tf.keras' get_zoom_matrix: input coordinate = zoom * x + (size - 1) / 2 * (1 - zoom).
-at::Tensor RandomZoom::draw_transforms(int64_t batch, int64_t height, int64_t width, at::Generator& generator) {
-  const at::Tensor zoom_y = uniform(batch, 1.0 + height_factor_.lower(), 1.0 + height_factor_.upper(), generator);
+at::Tensor RandomZoom::draw_transforms(int64_t batch, int64_t height, int64_t width,
+                                       at::Generator& generator) {
+  const at::Tensor zoom_y =
+      uniform(batch, 1.0 + height_factor_.lower(), 1.0 + height_factor_.upper(), generator);
   const at::Tensor zoom_x =
-      width_factor_ ? uniform(batch, 1.0 + width_factor_->lower(), 1.0 + width_factor_->upper(), generator) : zoom_y;
+      width_factor_ ? uniform(batch, 1.0 + width_factor_->lower(), 1.0 + width_factor_->upper(), generator)
+                    : zoom_y;
   const at::Tensor zeros = at::zeros({batch}, at::kDouble);
   const auto h = static_cast<double>(height - 1), w = static_cast<double>(width - 1);
   return at::stack({zoom_x, zeros, w / 2.0 * (1.0 - zoom_x), zeros, zoom_y, h / 2.0 * (1.0 - zoom_y)}, 1);
@@ -299,13 +316,14 @@ RandomZoom RandomZoom::from_config(const nlohmann::json& config) {
   detail::require_channels_last("RandomZoom", config);
   const AffineAugmentationOptions base = options_from_config(config);
   const nlohmann::json width = config.value("width_factor", nlohmann::json(nullptr));
-  RandomZoom layer(Factor::from_json(config.at("height_factor")),
-                   {.width_factor = width.is_null() ? std::nullopt : std::optional<Factor>(Factor::from_json(width)),
-                    .fill_mode = base.fill_mode,
-                    .interpolation = base.interpolation,
-                    .seed = base.seed,
-                    .fill_value = base.fill_value,
-                    .name = base.name});
+  RandomZoom layer(
+      Factor::from_json(config.at("height_factor")),
+      {.width_factor = width.is_null() ? std::nullopt : std::optional<Factor>(Factor::from_json(width)),
+       .fill_mode = base.fill_mode,
+       .interpolation = base.interpolation,
+       .seed = base.seed,
+       .fill_value = base.fill_value,
+       .name = base.name});
   layer.apply_base_config(config);
   return layer;
 }

@@ -1,7 +1,7 @@
 #pragma once
-// Random image augmentation layers with Keras 3's arguments: RandomFlip, RandomRotation, RandomTranslation and
-// RandomZoom. They act only when called with training=true (identity at inference) and draw one transform per
-// image. Images are channels_last, batched (batch, height, width, channels) or unbatched (height, width,
+// Random image augmentation layers with Keras 3's arguments: RandomFlip, RandomRotation, RandomTranslation
+// and RandomZoom. They act only when called with training=true (identity at inference) and draw one transform
+// per image. Images are channels_last, batched (batch, height, width, channels) or unbatched (height, width,
 // channels); integer images become float32, floating ones keep their dtype.
 //
 // Rotation, translation and zoom resample through the affine map of TensorFlow's ImageProjectiveTransformV3,
@@ -85,7 +85,8 @@ class AffineAugmentation : public Layer {
  protected:
   AffineAugmentation(std::string class_name, AffineAugmentationOptions options);
   // One row (a0, a1, a2, b0, b1, b2) per image, float64, drawn from `generator`.
-  virtual at::Tensor draw_transforms(int64_t batch, int64_t height, int64_t width, at::Generator& generator) = 0;
+  virtual at::Tensor draw_transforms(int64_t batch, int64_t height, int64_t width,
+                                     at::Generator& generator) = 0;
   // A range of the layer's factor, checked against [-1, 1] with a message naming the argument.
   void check_factor(const Factor& factor, const std::string& argument) const;
   static AffineAugmentationOptions options_from_config(const nlohmann::json& config);
@@ -97,8 +98,8 @@ class AffineAugmentation : public Layer {
 
 using RandomRotationOptions = AffineAugmentationOptions;
 
-// Rotates each image about its center by an angle drawn uniformly from [lower, upper] * 2 pi, counter-clockwise
-// for positive angles; factor within [-1, 1].
+// Rotates each image about its center by an angle drawn uniformly from [lower, upper] * 2 pi,
+// counter-clockwise for positive angles; factor within [-1, 1].
 class RandomRotation : public AffineAugmentation {
  public:
   explicit RandomRotation(Factor factor, RandomRotationOptions options = {});

@@ -1,9 +1,9 @@
 #include <ATen/ATen.h>
-#include <nlohmann/json.hpp>
 #include <strata/core/error.h>
 #include <strata/layers/preprocessing.h>
 
 #include <algorithm>
+#include <nlohmann/json.hpp>
 
 namespace strata::layers {
 
@@ -11,7 +11,8 @@ namespace detail {
 
 at::Tensor image_batch(const std::string& who, const at::Tensor& inputs, bool& unbatched) {
   if (inputs.dim() != 3 && inputs.dim() != 4)
-    throw ShapeError(who + ": expected images of rank 4 (batch, height, width, channels) or 3 (height, width, " +
+    throw ShapeError(who +
+                     ": expected images of rank 4 (batch, height, width, channels) or 3 (height, width, " +
                      "channels), got shape " + format_dims(inputs.sizes()));
   unbatched = inputs.dim() == 3;
   at::Tensor images = unbatched ? inputs.unsqueeze(0) : inputs;
@@ -41,22 +42,26 @@ at::Tensor crop_to_aspect_ratio(const at::Tensor& images, int64_t target_height,
       std::min(height, static_cast<int64_t>(static_cast<double>(width * target_height) / target_width)), 1);
   const auto crop_width = std::max<int64_t>(
       std::min(width, static_cast<int64_t>(static_cast<double>(height * target_width) / target_height)), 1);
-  return images.narrow(1, (height - crop_height) / 2, crop_height).narrow(2, (width - crop_width) / 2, crop_width);
+  return images.narrow(1, (height - crop_height) / 2, crop_height)
+      .narrow(2, (width - crop_width) / 2, crop_width);
 }
 
 // tf.image.resize without antialiasing on batched channels_last images.
-at::Tensor resize_images(const at::Tensor& images, int64_t height, int64_t width, const std::string& interpolation) {
+at::Tensor resize_images(const at::Tensor& images, int64_t height, int64_t width,
+                         const std::string& interpolation) {
   const at::Tensor nchw = images.permute({0, 3, 1, 2});
   const at::Tensor resized =
       interpolation == "nearest"
           ? at::_upsample_nearest_exact2d(nchw, {height, width}, c10::nullopt, c10::nullopt)
-          : at::upsample_bilinear2d(nchw, {height, width}, /*align_corners=*/false, c10::nullopt, c10::nullopt);
+          : at::upsample_bilinear2d(nchw, {height, width}, /*align_corners=*/false, c10::nullopt,
+                                    c10::nullopt);
   return resized.permute({0, 2, 3, 1}).contiguous();
 }
 
 Shape resized_shape(const std::string& who, Shape shape, int64_t height, int64_t width) {
   if (shape.size() != 3 && shape.size() != 4)
-    throw ShapeError(who + ": expected images of rank 4 (batch, height, width, channels) or 3 (height, width, " +
+    throw ShapeError(who +
+                     ": expected images of rank 4 (batch, height, width, channels) or 3 (height, width, " +
                      "channels), got shape " + format_shape(shape));
   const size_t h_axis = shape.size() - 3;
   shape[h_axis] = height;
@@ -66,8 +71,8 @@ Shape resized_shape(const std::string& who, Shape shape, int64_t height, int64_t
 
 void check_target_size(const std::string& who, int64_t height, int64_t width) {
   if (height <= 0 || width <= 0)
-    throw ValueError(who + ": expected a positive target height and width, got " + std::to_string(height) + " x " +
-                     std::to_string(width));
+    throw ValueError(who + ": expected a positive target height and width, got " + std::to_string(height) +
+                     " x " + std::to_string(width));
 }
 
 // A tensor as Keras writes an array in a config: a number for a scalar, nested lists otherwise.
@@ -78,13 +83,15 @@ nlohmann::json tensor_to_json(const at::Tensor& t) {
   return out;
 }
 
-void flatten_json(const nlohmann::json& j, std::vector<double>& values, std::vector<int64_t>& shape, size_t depth) {
+void flatten_json(const nlohmann::json& j, std::vector<double>& values, std::vector<int64_t>& shape,
+                  size_t depth) {
   if (j.is_number()) {
     if (depth != shape.size()) throw ValueError("ragged array in config: " + j.dump());
     values.push_back(j.get<double>());
     return;
   }
-  if (!j.is_array()) throw ValueError("expected a number or nested lists of numbers in config, got " + j.dump());
+  if (!j.is_array())
+    throw ValueError("expected a number or nested lists of numbers in config, got " + j.dump());
   if (depth == shape.size()) shape.push_back(static_cast<int64_t>(j.size()));
   if (shape[depth] != static_cast<int64_t>(j.size())) throw ValueError("ragged array in config: " + j.dump());
   for (const auto& item : j) flatten_json(item, values, shape, depth + 1);
@@ -174,8 +181,8 @@ void Normalization::build(const Shape& input_shape) {
       continue;
     }
     if (input_shape[d] == kNone)
-      throw ValueError(describe() + ": the kept axis " + std::to_string(d) + " must have a known size, got shape " +
-                       format_shape(input_shape));
+      throw ValueError(describe() + ": the kept axis " + std::to_string(d) +
+                       " must have a known size, got shape " + format_shape(input_shape));
     broadcast_shape_[d] = input_shape[d];
     kept_shape_.push_back(input_shape[d]);
   }
@@ -210,7 +217,8 @@ void Normalization::adapt(const at::Tensor& data) {
     throw ValueError(describe() + ": adapt() expects data with a batch axis, got " +
                      (data.defined() ? "a scalar" : "an undefined tensor"));
   if (options_.mean.defined())
-    throw ValueError(describe() + ": adapt() learns mean and variance, but they were given to the constructor");
+    throw ValueError(describe() +
+                     ": adapt() learns mean and variance, but they were given to the constructor");
   if (!built()) ensure_built(shape_of(data));
   const Shape built_shape = build_input_shape();
   bool compatible = data.dim() == static_cast<int64_t>(built_shape.size());
@@ -234,7 +242,8 @@ void Normalization::adapt(const at::Tensor& data) {
 at::Tensor Normalization::call(const at::Tensor& inputs, bool /*training*/) {
   const at::Tensor x = inputs.scalar_type() == at::kFloat ? inputs : inputs.to(at::kFloat);
   const at::Tensor mean = mean_.reshape(broadcast_shape_).to(x.device());
-  const at::Tensor std = at::clamp_min(variance_.reshape(broadcast_shape_).to(x.device()).sqrt(), kBackendEpsilon);
+  const at::Tensor std =
+      at::clamp_min(variance_.reshape(broadcast_shape_).to(x.device()).sqrt(), kBackendEpsilon);
   return options_.invert ? mean + x * std : (x - mean) / std;
 }
 
@@ -245,9 +254,10 @@ nlohmann::json Normalization::get_config() const {
   nlohmann::json config = Layer::get_config();
   config["axis"] = options_.axis;
   config["invert"] = options_.invert;
-  config["mean"] = options_.mean.defined() ? tensor_to_json(options_.mean.to(at::kDouble)) : nlohmann::json(nullptr);
-  config["variance"] =
-      options_.variance.defined() ? tensor_to_json(options_.variance.to(at::kDouble)) : nlohmann::json(nullptr);
+  config["mean"] =
+      options_.mean.defined() ? tensor_to_json(options_.mean.to(at::kDouble)) : nlohmann::json(nullptr);
+  config["variance"] = options_.variance.defined() ? tensor_to_json(options_.variance.to(at::kDouble))
+                                                   : nlohmann::json(nullptr);
   return config;
 }
 
@@ -304,7 +314,10 @@ CenterCrop CenterCrop::from_config(const nlohmann::json& config) {
 // Resizing
 
 Resizing::Resizing(int64_t height, int64_t width, ResizingOptions options)
-    : Layer("Resizing", std::move(options.name)), height_(height), width_(width), options_(std::move(options)) {
+    : Layer("Resizing", std::move(options.name)),
+      height_(height),
+      width_(width),
+      options_(std::move(options)) {
   check_target_size(describe(), height_, width_);
   if (options_.interpolation != "bilinear" && options_.interpolation != "nearest")
     throw ValueError(describe() + ": expected interpolation \"bilinear\" or \"nearest\", got \"" +

@@ -47,12 +47,12 @@ struct NormalizationOptions {
 // (x - mean) / max(sqrt(variance), 1e-7), Keras' backend epsilon, per index of the kept axes.
 //
 // Without mean and variance the layer creates Keras' three non-trainable weights at build: mean and
-// variance (the kept axes' sizes, initialised to zeros and ones) and count (a scalar Keras 3 keeps only for old
-// files and leaves 0; float32 here, int64 in Keras). adapt(data) builds the layer from data's shape if needed
-// and sets mean and the biased variance of data over every axis but the kept ones, computed in float64.
-// Before adapt() (or loading weights) the layer computes with the initial zeros and ones, i.e. the identity,
-// as Keras does: a Sequential with an Input runs a forward pass when it is built, before the user can adapt.
-// Given mean and variance are constants, not weights, as in Keras.
+// variance (the kept axes' sizes, initialised to zeros and ones) and count (a scalar Keras 3 keeps only for
+// old files and leaves 0; float32 here, int64 in Keras). adapt(data) builds the layer from data's shape if
+// needed and sets mean and the biased variance of data over every axis but the kept ones, computed in
+// float64. Before adapt() (or loading weights) the layer computes with the initial zeros and ones, i.e. the
+// identity, as Keras does: a Sequential with an Input runs a forward pass when it is built, before the user
+// can adapt. Given mean and variance are constants, not weights, as in Keras.
 class Normalization : public Layer {
  public:
   explicit Normalization(NormalizationOptions options = {});
@@ -64,7 +64,8 @@ class Normalization : public Layer {
   nlohmann::json get_config() const override;
   static Normalization from_config(const nlohmann::json& config);
 
-  // The statistics in the kept axes' shape (the weights, or the given values broadcast); undefined before build.
+  // The statistics in the kept axes' shape (the weights, or the given values broadcast); undefined before
+  // build.
   at::Tensor mean() const;
   at::Tensor variance() const;
 
@@ -73,7 +74,7 @@ class Normalization : public Layer {
 
  private:
   NormalizationOptions options_;
-  std::vector<int64_t> keep_axes_;       // sorted, non-negative
+  std::vector<int64_t> keep_axes_;  // sorted, non-negative
   std::vector<int64_t> reduce_axes_;
   std::vector<int64_t> broadcast_shape_;  // the input's rank, 1 on reduced axes
   Shape kept_shape_;

@@ -1,8 +1,8 @@
 // Preprocessing and image augmentation layers: Rescaling and Normalization against formulas written out with
-// loops (adapt's statistics computed independently, Keras' documented examples), CenterCrop and Resizing against
-// hand-worked small images (half-pixel bilinear, TF's nearest rounding), the augmentation layers against
-// transforms forced through degenerate ranges and every fill mode on a hand-worked row, identity at inference,
-// seeded reproducibility, gradients against central finite differences, configs and errors.
+// loops (adapt's statistics computed independently, Keras' documented examples), CenterCrop and Resizing
+// against hand-worked small images (half-pixel bilinear, TF's nearest rounding), the augmentation layers
+// against transforms forced through degenerate ranges and every fill mode on a hand-worked row, identity at
+// inference, seeded reproducibility, gradients against central finite differences, configs and errors.
 
 #include <ATen/ATen.h>
 #include <strata/core/error.h>
@@ -138,7 +138,8 @@ TEST_CASE("Normalization.adapt learns the per-feature mean and biased variance",
     check_close(xg.grad(), expected_grad);
   }
   SECTION("Keras' documented examples, forward and inverted") {
-    const at::Tensor adapt_data = at::tensor({0.f, 7.f, 4.f, 2.f, 9.f, 6.f, 0.f, 7.f, 4.f, 2.f, 9.f, 6.f}).reshape({4, 3});
+    const at::Tensor adapt_data =
+        at::tensor({0.f, 7.f, 4.f, 2.f, 9.f, 6.f, 0.f, 7.f, 4.f, 2.f, 9.f, 6.f}).reshape({4, 3});
     layers::Normalization forward;
     forward.adapt(adapt_data);
     check_close(forward(at::tensor({0.f, 7.f, 4.f}).reshape({1, 3})), {-1, -1, -1});
@@ -194,7 +195,8 @@ TEST_CASE("Normalization keeps statistics along the chosen axes of images", "[pr
   }
 }
 
-TEST_CASE("Normalization with given mean and variance broadcasts them over the kept axes", "[preprocessing]") {
+TEST_CASE("Normalization with given mean and variance broadcasts them over the kept axes",
+          "[preprocessing]") {
   SECTION("Keras' documented example: scalars") {
     layers::Normalization layer({.mean = at::scalar_tensor(3.0), .variance = at::scalar_tensor(2.0)});
     check_close(layer(at::tensor({1.f, 2.f, 3.f}).reshape({3, 1})), {-1.4142135, -0.70710677, 0.0});
@@ -229,19 +231,22 @@ TEST_CASE("Normalization before adapt, and misuse", "[preprocessing]") {
     layer.set_weights({at::tensor({1.f, 2.f, 3.f}), at::full({3}, 4.f), at::scalar_tensor(0.f)});
     check_close(layer(at::ones({1, 3})), {0.0, -0.5, -1.0});
   }
-  CHECK_THROWS_WITH(layers::Normalization({.mean = at::scalar_tensor(1.0)}), Contains("both mean and variance"));
+  CHECK_THROWS_WITH(layers::Normalization({.mean = at::scalar_tensor(1.0)}),
+                    Contains("both mean and variance"));
   CHECK_THROWS_WITH(layers::Normalization({.mean = at::zeros({2}), .variance = at::ones({3})}),
                     Contains("same shape"));
   CHECK_THROWS_WITH(layers::Normalization({.axis = {3}})(at::ones({2, 3})), Contains("axis"));
-  CHECK_THROWS_WITH(layers::Normalization({.mean = at::zeros({4}), .variance = at::ones({4})})(at::ones({2, 3})),
-                    Contains("do not broadcast"));
+  CHECK_THROWS_WITH(
+      layers::Normalization({.mean = at::zeros({4}), .variance = at::ones({4})})(at::ones({2, 3})),
+      Contains("do not broadcast"));
   layers::Normalization built;
   built.adapt(at::ones({4, 3}));
   CHECK_THROWS_WITH(built.adapt(at::ones({4, 5})), Contains("adapt() got data of shape [4, 5]"));
   CHECK_THROWS_AS(built(at::ones({4, 5})), ShapeError);
   CHECK_THROWS_AS(built(at::ones({4, 1, 3})), ShapeError);
-  CHECK_THROWS_AS(layers::Normalization({.mean = at::zeros({3}), .variance = at::ones({3})}).adapt(at::ones({2, 3})),
-                  ValueError);
+  CHECK_THROWS_AS(
+      layers::Normalization({.mean = at::zeros({3}), .variance = at::ones({3})}).adapt(at::ones({2, 3})),
+      ValueError);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -382,7 +387,8 @@ TEST_CASE("RandomRotation by forced angles", "[preprocessing]") {
     check_close(layers::RandomRotation({-0.25, -0.25}, {.interpolation = interpolation})(x, true),
                 {7, 4, 1, 8, 5, 2, 9, 6, 3});
     // Half a turn of a non-square image about its center: out[y][x] = in[1 - y][2 - x].
-    check_close(layers::RandomRotation({0.5, 0.5}, {.interpolation = interpolation})(image({1, 2, 3, 4, 5, 6}, 2, 3), true),
+    check_close(layers::RandomRotation({0.5, 0.5}, {.interpolation = interpolation})(
+                    image({1, 2, 3, 4, 5, 6}, 2, 3), true),
                 {6, 5, 4, 3, 2, 1});
   }
   SECTION("identity at inference, one angle per image, seeded repeats") {
@@ -400,7 +406,8 @@ TEST_CASE("RandomRotation by forced angles", "[preprocessing]") {
     check_input_gradient(rotate, random_images({1, 4, 4, 1}, 9));
   }
   SECTION("config round trip") {
-    layers::RandomRotation layer(0.3, {.fill_mode = "wrap", .interpolation = "nearest", .seed = 4, .fill_value = 2.0});
+    layers::RandomRotation layer(
+        0.3, {.fill_mode = "wrap", .interpolation = "nearest", .seed = 4, .fill_value = 2.0});
     CHECK(layer.get_config().at("factor") == nlohmann::json({-0.3, 0.3}));
     auto copy = layers::deserialize(layers::serialize(layer));
     CHECK(copy->get_config() == layer.get_config());
@@ -420,8 +427,8 @@ TEST_CASE("RandomTranslation fills each mode as Keras draws it", "[preprocessing
     std::string fill_mode;
     std::vector<double> right, left;  // dx = +2, dx = -2
   };
-  const std::vector<Case> cases = {{"reflect", {2, 1, 1, 2}, {3, 4, 4, 3}},  // d c b a | a b c d | d c b a
-                                   {"wrap", {3, 4, 1, 2}, {3, 4, 1, 2}},     // a b c d | a b c d | a b c d
+  const std::vector<Case> cases = {{"reflect", {2, 1, 1, 2}, {3, 4, 4, 3}},   // d c b a | a b c d | d c b a
+                                   {"wrap", {3, 4, 1, 2}, {3, 4, 1, 2}},      // a b c d | a b c d | a b c d
                                    {"constant", {9, 9, 1, 2}, {3, 4, 9, 9}},  // k k k k | a b c d | k k k k
                                    {"nearest", {1, 1, 1, 2}, {3, 4, 4, 4}}};  // a a a a | a b c d | d d d d
   for (const auto& c : cases)
@@ -434,17 +441,19 @@ TEST_CASE("RandomTranslation fills each mode as Keras draws it", "[preprocessing
     }
   SECTION("vertical shifts move the content down") {
     const at::Tensor column = image({1, 2, 3, 4}, 4, 1);
-    check_close(layers::RandomTranslation({0.25, 0.25}, 0.0, {.fill_mode = "constant"})(column, true), {0, 1, 2, 3});
+    check_close(layers::RandomTranslation({0.25, 0.25}, 0.0, {.fill_mode = "constant"})(column, true),
+                {0, 1, 2, 3});
   }
   SECTION("half-pixel shifts interpolate; the edge neighbour reads fill_value") {
     // dx = 0.5: sources -0.5, 0.5, 1.5, 2.5.
-    check_close(layers::RandomTranslation(0.0, {0.125, 0.125}, {.fill_mode = "constant", .fill_value = 9.0})(row, true),
+    check_close(layers::RandomTranslation(0.0, {0.125, 0.125}, {.fill_mode = "constant", .fill_value = 9.0})(
+                    row, true),
                 {5, 1.5, 2.5, 3.5});
     check_close(layers::RandomTranslation(0.0, {0.125, 0.125})(row, true), {1, 1.5, 2.5, 3.5});
     // Nearest rounds half away from zero: -0.5 -> -1 (outside), 0.5 -> 1, 1.5 -> 2, 2.5 -> 3.
-    check_close(layers::RandomTranslation(0.0, {0.125, 0.125},
-                                          {.fill_mode = "constant", .interpolation = "nearest", .fill_value = 9.0})(
-                    row, true),
+    check_close(layers::RandomTranslation(
+                    0.0, {0.125, 0.125},
+                    {.fill_mode = "constant", .interpolation = "nearest", .fill_value = 9.0})(row, true),
                 {9, 2, 3, 4});
   }
   SECTION("identity at inference; different images get different shifts; configs") {
@@ -466,11 +475,14 @@ TEST_CASE("RandomTranslation fills each mode as Keras draws it", "[preprocessing
 TEST_CASE("RandomZoom scales about the image center", "[preprocessing]") {
   const at::Tensor row = image({1, 2, 3, 4}, 1, 4);
   // Zoom in 2x along the width: sources 0.5 x + 0.75 = 0.75, 1.25, 1.75, 2.25.
-  check_close(layers::RandomZoom(0.0, {.width_factor = layers::Factor(-0.5, -0.5)})(row, true), {1.75, 2.25, 2.75, 3.25});
+  check_close(layers::RandomZoom(0.0, {.width_factor = layers::Factor(-0.5, -0.5)})(row, true),
+              {1.75, 2.25, 2.75, 3.25});
   // Zoom out 2x: sources 2 x - 1.5 = -1.5, 0.5, 2.5, 4.5.
-  check_close(layers::RandomZoom(0.0, {.width_factor = layers::Factor(1.0, 1.0)})(row, true), {1.5, 1.5, 3.5, 3.5});
-  check_close(layers::RandomZoom(0.0, {.width_factor = layers::Factor(1.0, 1.0), .fill_mode = "constant"})(row, true),
-              {0, 1.5, 3.5, 0});
+  check_close(layers::RandomZoom(0.0, {.width_factor = layers::Factor(1.0, 1.0)})(row, true),
+              {1.5, 1.5, 3.5, 3.5});
+  check_close(
+      layers::RandomZoom(0.0, {.width_factor = layers::Factor(1.0, 1.0), .fill_mode = "constant"})(row, true),
+      {0, 1.5, 3.5, 0});
   SECTION("without width_factor both axes zoom by the same draw") {
     // v = 3 y + x + 1 on 3 x 3; zoom 0.5 reads (0.5 y + 0.5, 0.5 x + 0.5), and bilinear is exact on a plane.
     const at::Tensor plane = image({1, 2, 3, 4, 5, 6, 7, 8, 9}, 3, 3);
@@ -490,10 +502,12 @@ TEST_CASE("RandomZoom scales about the image center", "[preprocessing]") {
     CHECK(layers::RandomZoom(0.3).get_config().at("width_factor").is_null());
     auto copy = layers::deserialize(layers::serialize(layer));
     CHECK(copy->get_config() == layer.get_config());
-    CHECK(same((*copy)(batch, true), layers::RandomZoom(0.3, {.width_factor = layers::Factor(-0.1, 0.2), .seed = 14})(batch, true)));
+    CHECK(same((*copy)(batch, true), layers::RandomZoom(0.3, {.width_factor = layers::Factor(-0.1, 0.2),
+                                                              .seed = 14})(batch, true)));
   }
   CHECK_THROWS_WITH(layers::RandomZoom(-1.5), Contains("height_factor"));
-  CHECK_THROWS_WITH(layers::RandomZoom(0.1, {.width_factor = layers::Factor(0.1, 1.5)}), Contains("width_factor"));
+  CHECK_THROWS_WITH(layers::RandomZoom(0.1, {.width_factor = layers::Factor(0.1, 1.5)}),
+                    Contains("width_factor"));
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -509,7 +523,8 @@ TEST_CASE("A Normalization inside a built Sequential adapts in place", "[preproc
   CHECK(model.get_weights().size() == 3);
 }
 
-TEST_CASE("A Sequential with Rescaling and RandomFlip trains and predicts deterministically", "[preprocessing]") {
+TEST_CASE("A Sequential with Rescaling and RandomFlip trains and predicts deterministically",
+          "[preprocessing]") {
   set_random_seed(21);
   const at::Tensor x = at::randint(0, 256, {64, 4, 4, 1}).to(at::kFloat);
   // The target is symmetric under horizontal flips, so augmentation does not fight the fit.
