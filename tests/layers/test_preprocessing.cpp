@@ -16,6 +16,7 @@
 #include <strata/models/sequential.h>
 #include <strata/optimizers/sgd.h>
 
+#include <array>
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <functional>
@@ -299,6 +300,41 @@ TEST_CASE("Resizing matches tf.image.resize: half-pixel centers, no antialiasing
     check_close(layers::Resizing(1, 3, {.interpolation = "nearest"})(row), {10, 12, 13});
     const at::Tensor three = image({10, 11, 12}, 1, 3);
     check_close(layers::Resizing(1, 2, {.interpolation = "nearest"})(three), {10, 12});
+  }
+  SECTION("random sizes against TF's formulas written out with loops") {
+    // Bilinear: source (i + 0.5) * in / out - 0.5, clamped below at 0; lower = floor, upper = min(lower + 1,
+    // in - 1). Nearest: min(floor((i + 0.5) * in / out), in - 1).
+    const auto bilinear_source = [](int64_t i, int64_t in, int64_t out, int64_t& lo, int64_t& hi, double& frac) {
+      const double src = std::max((i + 0.5) * in / out - 0.5, 0.0);
+      lo = static_cast<int64_t>(std::floor(src));
+      hi = std::min(lo + 1, in - 1);
+      frac = src - lo;
+    };
+    const auto nearest_source = [](int64_t i, int64_t in, int64_t out) {
+      return std::min(static_cast<int64_t>(std::floor((i + 0.5) * in / out)), in - 1);
+    };
+    const std::vector<std::array<int64_t, 4>> sizes = {{3, 5, 4, 2}, {5, 3, 7, 8}, {4, 7, 3, 3}};
+    for (const auto& [in_h, in_w, out_h, out_w] : sizes) {
+      INFO(in_h << "x" << in_w << " -> " << out_h << "x" << out_w);
+      const at::Tensor in = random_images({2, in_h, in_w, 3}, 17).to(at::kDouble);
+      const auto at_ = in.accessor<double, 4>();
+      std::vector<double> bilinear, nearest;
+      for (int64_t n = 0; n < 2; ++n)
+        for (int64_t y = 0; y < out_h; ++y)
+          for (int64_t x = 0; x < out_w; ++x)
+            for (int64_t c = 0; c < 3; ++c) {
+              int64_t y0, y1, x0, x1;
+              double fy, fx;
+              bilinear_source(y, in_h, out_h, y0, y1, fy);
+              bilinear_source(x, in_w, out_w, x0, x1, fx);
+              const double top = at_[n][y0][x0][c] * (1 - fx) + at_[n][y0][x1][c] * fx;
+              const double bottom = at_[n][y1][x0][c] * (1 - fx) + at_[n][y1][x1][c] * fx;
+              bilinear.push_back(top * (1 - fy) + bottom * fy);
+              nearest.push_back(at_[n][nearest_source(y, in_h, out_h)][nearest_source(x, in_w, out_w)][c]);
+            }
+      check_close(layers::Resizing(out_h, out_w)(in), bilinear, 1e-12);
+      check_close(layers::Resizing(out_h, out_w, {.interpolation = "nearest"})(in), nearest, 0.0);
+    }
   }
   SECTION("crop_to_aspect_ratio takes the central window first") {
     const at::Tensor wide = image({0, 1, 2, 3, 4, 5, 6, 7}, 2, 4);
