@@ -43,28 +43,34 @@ at::Tensor map_coordinates(const at::Tensor& c, int64_t len, const std::string& 
   return at::where(c < 0, below, at::where(c > last, above, c)).clamp(0, last);
 }
 
-// The pixels of `images` (batch, height, width, channels) at integer-valued coordinates y, x of shape
-// (batch, height, width); positions outside the image read fill_value.
-at::Tensor read_pixels(const at::Tensor& images, const at::Tensor& y, const at::Tensor& x,
-                       double fill_value) {
-  const int64_t n = images.size(0), height = images.size(1), width = images.size(2),
-                channels = images.size(3);
-  const at::Tensor inside = (y >= 0) & (y < height) & (x >= 0) & (x < width);
-  const at::Tensor index = at::arange(n, y.options().dtype(at::kLong)).view({n, 1, 1}) * (height * width) +
-                           y.clamp(0, height - 1).to(at::kLong) * width + x.clamp(0, width - 1).to(at::kLong);
-  const at::Tensor values = images.reshape({n * height * width, channels})
-                                .index_select(0, index.reshape({-1}))
+// Integer-valued coordinates along one axis of the output grid (batch, height, width) as flat offsets into
+// the images (clamped into range, times the axis' stride) and whether each lies inside the image.
+struct AxisTaps {
+  at::Tensor offset, inside;
+};
+
+AxisTaps axis_taps(const at::Tensor& coordinate, int64_t size, int64_t stride) {
+  return {coordinate.clamp(0, size - 1).to(at::kLong) * stride, (coordinate >= 0) & (coordinate < size)};
+}
+
+// The pixels of `images` (batch, height, width, channels) at the taps' positions; positions outside the image
+// read fill_value. `y` carries the batch offsets as well as the rows.
+at::Tensor read_pixels(const at::Tensor& images, const AxisTaps& y, const AxisTaps& x, double fill_value) {
+  const at::Tensor values = images.reshape({-1, images.size(3)})
+                                .index_select(0, (y.offset + x.offset).reshape({-1}))
                                 .view(images.sizes());
-  return at::where(inside.unsqueeze(-1), values, at::scalar_tensor(fill_value, images.options()));
+  return at::where((y.inside & x.inside).unsqueeze(-1), values,
+                   at::scalar_tensor(fill_value, images.options()));
 }
 
 // ImageProjectiveTransformV3 with an affine map per image: `transforms` holds rows (a0, a1, a2, b0, b1, b2).
 at::Tensor affine_transform(const at::Tensor& images, const at::Tensor& transforms,
                             const AffineAugmentationOptions& options) {
   const int64_t n = images.size(0), height = images.size(1), width = images.size(2);
-  // Coordinates stay in float64 on the images' device; the transforms were drawn on the CPU.
-  const at::TensorOptions coordinates = images.options().dtype(at::kDouble);
-  const at::Tensor rows = transforms.to(images.device());
+  // Coordinates take the images' floating dtype and device (float32 as in TF's kernel); the transforms were
+  // drawn in float64 on the CPU.
+  const at::TensorOptions coordinates = images.options();
+  const at::Tensor rows = transforms.to(coordinates);
   const auto coefficient = [&](int64_t i) { return rows.select(1, i).view({n, 1, 1}); };
   const at::Tensor xs = at::arange(width, coordinates).view({1, 1, width});
   const at::Tensor ys = at::arange(height, coordinates).view({1, height, 1});
@@ -72,22 +78,28 @@ at::Tensor affine_transform(const at::Tensor& images, const at::Tensor& transfor
   const at::Tensor in_y = coefficient(3) * xs + coefficient(4) * ys + coefficient(5);
   const at::Tensor x = map_coordinates(in_x, width, options.fill_mode);
   const at::Tensor y = map_coordinates(in_y, height, options.fill_mode);
+  const at::Tensor batch_offsets =
+      at::arange(n, images.options().dtype(at::kLong)).view({n, 1, 1}) * (height * width);
+  const auto row_taps = [&](const at::Tensor& row) {
+    AxisTaps taps = axis_taps(row, height, width);
+    taps.offset += batch_offsets;
+    return taps;
+  };
+  const double fill = options.fill_value;
   if (options.interpolation == "nearest") {
     const auto round_half_away = [](const at::Tensor& c) {
       return at::where(c >= 0, at::floor(c + 0.5), at::ceil(c - 0.5));
     };
-    return read_pixels(images, round_half_away(y), round_half_away(x), options.fill_value);
+    return read_pixels(images, row_taps(round_half_away(y)), axis_taps(round_half_away(x), width, 1), fill);
   }
   const at::Tensor x0 = at::floor(x), y0 = at::floor(y);
-  const auto weight = [&](const at::Tensor& w) { return w.unsqueeze(-1).to(images.scalar_type()); };
-  const at::Tensor wx1 = weight(x - x0), wx0 = weight(x0 + 1 - x), wy1 = weight(y - y0),
-                   wy0 = weight(y0 + 1 - y);
-  const double fill = options.fill_value;
-  const at::Tensor top =
-      wx0 * read_pixels(images, y0, x0, fill) + wx1 * read_pixels(images, y0, x0 + 1, fill);
-  const at::Tensor bottom =
-      wx0 * read_pixels(images, y0 + 1, x0, fill) + wx1 * read_pixels(images, y0 + 1, x0 + 1, fill);
-  return wy0 * top + wy1 * bottom;
+  const AxisTaps top = row_taps(y0), bottom = row_taps(y0 + 1);
+  const AxisTaps left = axis_taps(x0, width, 1), right = axis_taps(x0 + 1, width, 1);
+  const at::Tensor wx1 = (x - x0).unsqueeze(-1), wy1 = (y - y0).unsqueeze(-1);
+  const at::Tensor wx0 = 1 - wx1, wy0 = 1 - wy1;
+  return wy0 * (wx0 * read_pixels(images, top, left, fill) + wx1 * read_pixels(images, top, right, fill)) +
+         wy1 *
+             (wx0 * read_pixels(images, bottom, left, fill) + wx1 * read_pixels(images, bottom, right, fill));
 }
 
 at::Tensor uniform(int64_t n, double lower, double upper, at::Generator& generator) {

@@ -84,7 +84,7 @@ class AffineAugmentation : public Layer {
 
  protected:
   AffineAugmentation(std::string class_name, AffineAugmentationOptions options);
-  // One row (a0, a1, a2, b0, b1, b2) per image, float64, drawn from `generator`.
+  // One row (a0, a1, a2, b0, b1, b2) per image, float64 on the CPU, drawn from `generator`.
   virtual at::Tensor draw_transforms(int64_t batch, int64_t height, int64_t width,
                                      at::Generator& generator) = 0;
   // A range of the layer's factor, checked against [-1, 1] with a message naming the argument.

@@ -304,7 +304,8 @@ TEST_CASE("Resizing matches tf.image.resize: half-pixel centers, no antialiasing
   SECTION("random sizes against TF's formulas written out with loops") {
     // Bilinear: source (i + 0.5) * in / out - 0.5, clamped below at 0; lower = floor, upper = min(lower + 1,
     // in - 1). Nearest: min(floor((i + 0.5) * in / out), in - 1).
-    const auto bilinear_source = [](int64_t i, int64_t in, int64_t out, int64_t& lo, int64_t& hi, double& frac) {
+    const auto bilinear_source = [](int64_t i, int64_t in, int64_t out, int64_t& lo, int64_t& hi,
+                                    double& frac) {
       const double src = std::max((i + 0.5) * in / out - 0.5, 0.0);
       lo = static_cast<int64_t>(std::floor(src));
       hi = std::min(lo + 1, in - 1);
