@@ -46,6 +46,22 @@ at::Tensor crop_to_aspect_ratio(const at::Tensor& images, int64_t target_height,
       .narrow(2, (width - crop_width) / 2, crop_width);
 }
 
+// Pads `images` (batched, channels_last) with fill_value by the same amount on both sides of the one spatial
+// axis that is short of the target's aspect ratio, with Keras' integer arithmetic.
+at::Tensor pad_to_aspect_ratio(const at::Tensor& images, int64_t target_height, int64_t target_width,
+                               double fill_value) {
+  const int64_t height = images.size(1), width = images.size(2);
+  const auto pad_height =
+      std::max(height, static_cast<int64_t>(static_cast<double>(width * target_height) / target_width));
+  const auto pad_width =
+      std::max(width, static_cast<int64_t>(static_cast<double>(height * target_width) / target_height));
+  const int64_t top = (pad_height - height) / 2, left = (pad_width - width) / 2;
+  // constant_pad_nd lists (before, after) pairs from the last axis: channels, width, height.
+  if (top > 0) return at::constant_pad_nd(images, {0, 0, 0, 0, top, top}, fill_value);
+  if (left > 0) return at::constant_pad_nd(images, {0, 0, left, left}, fill_value);
+  return images;
+}
+
 // tf.image.resize without antialiasing on batched channels_last images.
 at::Tensor resize_images(const at::Tensor& images, int64_t height, int64_t width,
                          const std::string& interpolation) {
@@ -322,12 +338,18 @@ Resizing::Resizing(int64_t height, int64_t width, ResizingOptions options)
   if (options_.interpolation != "bilinear" && options_.interpolation != "nearest")
     throw ValueError(describe() + ": expected interpolation \"bilinear\" or \"nearest\", got \"" +
                      options_.interpolation + "\"");
+  if (options_.crop_to_aspect_ratio && options_.pad_to_aspect_ratio)
+    throw ValueError(describe() + ": only one of crop_to_aspect_ratio and pad_to_aspect_ratio can be true");
+  if (options_.fill_mode != "constant")
+    throw ValueError(describe() + ": expected fill_mode \"constant\", got \"" + options_.fill_mode + "\"");
 }
 
 at::Tensor Resizing::call(const at::Tensor& inputs, bool /*training*/) {
   bool unbatched = false;
   at::Tensor images = detail::image_batch(describe(), inputs, unbatched);
   if (options_.crop_to_aspect_ratio) images = crop_to_aspect_ratio(images, height_, width_);
+  if (options_.pad_to_aspect_ratio)
+    images = pad_to_aspect_ratio(images, height_, width_, options_.fill_value);
   const at::Tensor out = resize_images(images, height_, width_, options_.interpolation);
   return unbatched ? out.squeeze(0) : out;
 }
@@ -342,9 +364,9 @@ nlohmann::json Resizing::get_config() const {
   config["width"] = width_;
   config["interpolation"] = options_.interpolation;
   config["crop_to_aspect_ratio"] = options_.crop_to_aspect_ratio;
-  config["pad_to_aspect_ratio"] = false;
-  config["fill_mode"] = "constant";
-  config["fill_value"] = 0.0;
+  config["pad_to_aspect_ratio"] = options_.pad_to_aspect_ratio;
+  config["fill_mode"] = options_.fill_mode;
+  config["fill_value"] = options_.fill_value;
   config["antialias"] = false;
   config["data_format"] = "channels_last";
   return config;
@@ -352,12 +374,13 @@ nlohmann::json Resizing::get_config() const {
 
 Resizing Resizing::from_config(const nlohmann::json& config) {
   detail::require_channels_last("Resizing", config);
-  for (const char* unsupported : {"pad_to_aspect_ratio", "antialias"})
-    if (config.value(unsupported, false))
-      throw ValueError(std::string("Resizing: ") + unsupported + "=true is not supported");
+  if (config.value("antialias", false)) throw ValueError("Resizing: antialias=true is not supported");
   Resizing layer(config.at("height").get<int64_t>(), config.at("width").get<int64_t>(),
                  {.interpolation = config.value("interpolation", "bilinear"),
                   .crop_to_aspect_ratio = config.value("crop_to_aspect_ratio", false),
+                  .pad_to_aspect_ratio = config.value("pad_to_aspect_ratio", false),
+                  .fill_mode = config.value("fill_mode", "constant"),
+                  .fill_value = config.value("fill_value", 0.0),
                   .name = config.value("name", "")});
   layer.apply_base_config(config);
   return layer;

@@ -104,6 +104,9 @@ class CenterCrop : public Layer {
 struct ResizingOptions {
   std::string interpolation = "bilinear";  // "bilinear" or "nearest"
   bool crop_to_aspect_ratio = false;       // first crop the largest central window of the target's ratio
+  bool pad_to_aspect_ratio = false;        // or first pad both sides evenly to the target's ratio
+  std::string fill_mode = "constant";      // the padding; Keras supports only "constant"
+  double fill_value = 0.0;
   std::string name = "";
 };
 

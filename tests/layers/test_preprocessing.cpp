@@ -341,6 +341,18 @@ TEST_CASE("Resizing matches tf.image.resize: half-pixel centers, no antialiasing
     const at::Tensor wide = image({0, 1, 2, 3, 4, 5, 6, 7}, 2, 4);
     check_close(layers::Resizing(2, 2, {.crop_to_aspect_ratio = true})(wide), {1, 2, 5, 6});
   }
+  SECTION("pad_to_aspect_ratio pads both sides of the short axis with fill_value first") {
+    const at::Tensor wide = image({0, 1, 2, 3, 4, 5, 6, 7}, 2, 4);  // 2 x 4 -> 4 x 4: one row above and below
+    check_close(layers::Resizing(4, 4, {.pad_to_aspect_ratio = true, .fill_value = 9.0})(wide),
+                {9, 9, 9, 9, 0, 1, 2, 3, 4, 5, 6, 7, 9, 9, 9, 9});
+    const at::Tensor tall = image({1, 2, 3, 4}, 4, 1);  // 4 x 1 -> 4 x 3: one column left and right
+    check_close(layers::Resizing(4, 3, {.pad_to_aspect_ratio = true})(tall),
+                {0, 1, 0, 0, 2, 0, 0, 3, 0, 0, 4, 0});
+    layers::Resizing padded(4, 4, {.pad_to_aspect_ratio = true, .fill_value = 9.0});
+    auto copy = layers::deserialize(layers::serialize(padded));
+    CHECK(copy->get_config() == padded.get_config());
+    CHECK(same((*copy)(wide), padded(wide)));
+  }
   SECTION("integer pixels give float32; unbatched images stay unbatched") {
     const at::Tensor pixels = at::tensor({0, 10, 20, 30}, at::kByte).reshape({2, 2, 1});
     const at::Tensor out = layers::Resizing(4, 4)(pixels);
@@ -362,9 +374,12 @@ TEST_CASE("Resizing matches tf.image.resize: half-pixel centers, no antialiasing
   }
   CHECK_THROWS_WITH(layers::Resizing(2, 2, {.interpolation = "bicubic"}), Contains("interpolation"));
   CHECK_THROWS_WITH(layers::Resizing(2, 2)(at::ones({2, 2})), Contains("got shape [2, 2]"));
-  nlohmann::json padded = layers::serialize(layers::Resizing(2, 2));
-  padded["config"]["pad_to_aspect_ratio"] = true;
-  CHECK_THROWS_WITH(layers::deserialize(padded), Contains("pad_to_aspect_ratio"));
+  CHECK_THROWS_WITH(layers::Resizing(2, 2, {.crop_to_aspect_ratio = true, .pad_to_aspect_ratio = true}),
+                    Contains("only one of"));
+  CHECK_THROWS_WITH(layers::Resizing(2, 2, {.fill_mode = "reflect"}), Contains("fill_mode"));
+  nlohmann::json antialiased = layers::serialize(layers::Resizing(2, 2));
+  antialiased["config"]["antialias"] = true;
+  CHECK_THROWS_WITH(layers::deserialize(antialiased), Contains("antialias"));
 }
 
 // ---------------------------------------------------------------------------------------------------------------
