@@ -22,11 +22,13 @@
 #include <strata/layers/dense.h>
 #include <strata/layers/dropout.h>
 #include <strata/layers/embedding.h>
+#include <strata/layers/image_augmentation.h>
 #include <strata/layers/input_layer.h>
 #include <strata/layers/layer.h>
 #include <strata/layers/merging.h>
 #include <strata/layers/normalization.h>
 #include <strata/layers/pooling.h>
+#include <strata/layers/preprocessing.h>
 #include <strata/layers/reshaping.h>
 #include <strata/losses/loss.h>
 #include <strata/losses/probabilistic.h>

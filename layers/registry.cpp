@@ -7,10 +7,12 @@
 #include <strata/layers/dense.h>
 #include <strata/layers/dropout.h>
 #include <strata/layers/embedding.h>
+#include <strata/layers/image_augmentation.h>
 #include <strata/layers/input_layer.h>
 #include <strata/layers/merging.h>
 #include <strata/layers/normalization.h>
 #include <strata/layers/pooling.h>
+#include <strata/layers/preprocessing.h>
 #include <strata/layers/registry.h>
 #include <strata/layers/reshaping.h>
 
@@ -97,6 +99,14 @@ std::map<std::string, LayerFactory>& registry() {
       {"Attention", factory_of<Attention>()},
       {"AdditiveAttention", factory_of<AdditiveAttention>()},
       {"MultiHeadAttention", factory_of<MultiHeadAttention>()},
+      {"Rescaling", factory_of<Rescaling>()},
+      {"Normalization", factory_of<Normalization>()},
+      {"CenterCrop", factory_of<CenterCrop>()},
+      {"Resizing", factory_of<Resizing>()},
+      {"RandomFlip", factory_of<RandomFlip>()},
+      {"RandomRotation", factory_of<RandomRotation>()},
+      {"RandomTranslation", factory_of<RandomTranslation>()},
+      {"RandomZoom", factory_of<RandomZoom>()},
   };
   return table;
 }
