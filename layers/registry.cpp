@@ -6,10 +6,13 @@
 #include <strata/layers/dense.h>
 #include <strata/layers/dropout.h>
 #include <strata/layers/input_layer.h>
+#include <strata/layers/masking.h>
 #include <strata/layers/normalization.h>
 #include <strata/layers/pooling.h>
+#include <strata/layers/recurrent.h>
 #include <strata/layers/registry.h>
 #include <strata/layers/reshaping.h>
+#include <strata/layers/wrappers.h>
 
 #include <map>
 #include <mutex>
@@ -64,6 +67,12 @@ std::map<std::string, LayerFactory>& registry() {
       {"LayerNormalization", factory_of<LayerNormalization>()},
       {"GroupNormalization", factory_of<GroupNormalization>()},
       {"UnitNormalization", factory_of<UnitNormalization>()},
+      {"Masking", factory_of<Masking>()},
+      {"SimpleRNN", factory_of<SimpleRNN>()},
+      {"LSTM", factory_of<LSTM>()},
+      {"GRU", factory_of<GRU>()},
+      {"Bidirectional", factory_of<Bidirectional>()},
+      {"TimeDistributed", factory_of<TimeDistributed>()},
   };
   return table;
 }
