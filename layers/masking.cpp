@@ -1,11 +1,13 @@
 #include <ATen/ATen.h>
-#include <nlohmann/json.hpp>
 #include <strata/core/error.h>
 #include <strata/layers/masking.h>
 
+#include <nlohmann/json.hpp>
+
 namespace strata::layers {
 
-Masking::Masking(double mask_value, std::string name) : Layer("Masking", std::move(name)), mask_value_(mask_value) {
+Masking::Masking(double mask_value, std::string name)
+    : Layer("Masking", std::move(name)), mask_value_(mask_value) {
   set_supports_masking(true);
   set_input_spec({.min_ndim = 2});
 }
@@ -16,7 +18,9 @@ at::Tensor Masking::call(const at::Tensor& inputs, bool training) {
   return inputs * keep(inputs).unsqueeze(-1).to(inputs.scalar_type());
 }
 
-Tensors Masking::compute_mask(const Tensors& inputs, const Tensors& masks) const { return {keep(inputs.front())}; }
+Tensors Masking::compute_mask(const Tensors& inputs, const Tensors& masks) const {
+  return {keep(inputs.front())};
+}
 
 nlohmann::json Masking::get_config() const {
   nlohmann::json config = Layer::get_config();

@@ -1,8 +1,9 @@
 #include <ATen/ATen.h>
-#include <nlohmann/json.hpp>
 #include <strata/core/error.h>
 #include <strata/core/random.h>
 #include <strata/layers/recurrent.h>
+
+#include <nlohmann/json.hpp>
 
 namespace strata::layers {
 namespace {
@@ -79,7 +80,8 @@ class ForgetBiasOnes : public initializers::Initializer {
 
 // PyTorch's GRU gates are r, z, n; Keras' are z, r, h. Swaps the first two blocks along `axis`.
 at::Tensor swap_first_gates(const at::Tensor& w, int64_t units, int64_t axis) {
-  return at::cat({w.narrow(axis, units, units), w.narrow(axis, 0, units), w.narrow(axis, 2 * units, units)}, axis);
+  return at::cat({w.narrow(axis, units, units), w.narrow(axis, 0, units), w.narrow(axis, 2 * units, units)},
+                 axis);
 }
 
 // ATen's kernels take (out, in) matrices and separate input and recurrent biases.
@@ -109,7 +111,8 @@ RNNBase::RNNBase(std::string class_name, RecurrentSettings settings, std::string
   set_activity_regularizer(settings_.activity_regularizer);
   if (settings_.units <= 0)
     throw ValueError(describe() + ": expected units > 0, got " + std::to_string(settings_.units));
-  for (auto [key, rate] : {std::pair{"dropout", settings_.dropout}, {"recurrent_dropout", settings_.recurrent_dropout}})
+  for (auto [key, rate] :
+       {std::pair{"dropout", settings_.dropout}, {"recurrent_dropout", settings_.recurrent_dropout}})
     if (!(rate >= 0.0 && rate < 1.0))
       throw ValueError(describe() + ": expected " + key + " in [0, 1), got " + std::to_string(rate));
 }
@@ -121,7 +124,9 @@ void RNNBase::check_sequence(const at::Tensor& inputs) const {
   if (kernel_.defined() && inputs.size(2) != kernel_.size(0))
     throw ShapeError(describe() + ": expected input with last dimension " + std::to_string(kernel_.size(0)) +
                      ", got shape " + format_dims(inputs.sizes()));
-  if (inputs.size(1) == 0) throw ShapeError(describe() + ": expected at least one timestep, got shape " + format_dims(inputs.sizes()));
+  if (inputs.size(1) == 0)
+    throw ShapeError(describe() + ": expected at least one timestep, got shape " +
+                     format_dims(inputs.sizes()));
   if (!inputs.is_floating_point())
     throw ValueError(describe() + ": expected a floating-point input, got dtype " +
                      std::string(c10::toString(inputs.scalar_type())));
@@ -133,12 +138,13 @@ void RNNBase::build_many(const std::vector<Shape>& input_shapes) {
     throw ShapeError(describe() + ": expected input of rank 3 (batch, timesteps, features), got shape " +
                      format_shape(shape));
   if (shape[2] == kNone)
-    throw ShapeError(describe() + ": the last dimension of the input must be known, got " + format_shape(shape));
+    throw ShapeError(describe() + ": the last dimension of the input must be known, got " +
+                     format_shape(shape));
   const int64_t units = settings_.units;
   kernel_ = add_weight("kernel", {shape[2], gates_ * units}, settings_.kernel_initializer, true,
                        settings_.kernel_regularizer, settings_.kernel_constraint);
-  recurrent_kernel_ = add_weight("recurrent_kernel", {units, gates_ * units}, settings_.recurrent_initializer, true,
-                                 settings_.recurrent_regularizer, settings_.recurrent_constraint);
+  recurrent_kernel_ = add_weight("recurrent_kernel", {units, gates_ * units}, settings_.recurrent_initializer,
+                                 true, settings_.recurrent_regularizer, settings_.recurrent_constraint);
   if (settings_.use_bias)
     bias_ = add_weight("bias", bias_shape(), bias_initializer(), true, settings_.bias_regularizer,
                        settings_.bias_constraint);
@@ -149,8 +155,8 @@ Tensors RNNBase::initial_states(const Tensors& inputs, const at::Tensor& sequenc
   const auto expected = std::vector<int64_t>{batch, settings_.units};
   if (inputs.size() > 1) {
     if (static_cast<int64_t>(inputs.size()) - 1 != num_states_)
-      throw ValueError(describe() + ": expected " + std::to_string(num_states_) + " initial state(s) after the input, got " +
-                       std::to_string(inputs.size() - 1));
+      throw ValueError(describe() + ": expected " + std::to_string(num_states_) +
+                       " initial state(s) after the input, got " + std::to_string(inputs.size() - 1));
     Tensors states;
     for (size_t i = 1; i < inputs.size(); ++i) {
       if (inputs[i].sizes() != at::IntArrayRef(expected))
@@ -174,12 +180,14 @@ at::Tensor RNNBase::checked_mask(const Tensors& masks, const at::Tensor& sequenc
   if (masks.empty() || !masks.front().defined()) return {};
   const at::Tensor& mask = masks.front();
   if (mask.dim() != 2 || mask.size(0) != sequence.size(0) || mask.size(1) != sequence.size(1))
-    throw ShapeError(describe() + ": expected a mask of shape " + format_dims({sequence.size(0), sequence.size(1)}) +
-                     " (batch, timesteps), got " + format_dims(mask.sizes()));
+    throw ShapeError(describe() + ": expected a mask of shape " +
+                     format_dims({sequence.size(0), sequence.size(1)}) + " (batch, timesteps), got " +
+                     format_dims(mask.sizes()));
   return mask.to(at::kBool);
 }
 
-// One mask per call, shared by every timestep, scaled so the expected value is unchanged (Keras' RNN dropout).
+// One mask per call, shared by every timestep, scaled so the expected value is unchanged (Keras' RNN
+// dropout).
 at::Tensor RNNBase::dropout_mask(int64_t batch, int64_t size, double rate, const at::Tensor& like) {
   return at::empty({batch, size}, like.options()).bernoulli_(1.0 - rate, generator_).div_(1.0 - rate);
 }
@@ -221,7 +229,8 @@ RNNBase::Run RNNBase::loop(const at::Tensor& sequence, Tensors states, const at:
   outputs.reserve(steps);
   at::Tensor previous_output = at::zeros_like(states.front());
   for (int64_t t = 0; t < steps; ++t) {
-    const at::Tensor recurrent_input = recurrent_mask.defined() ? states.front() * recurrent_mask : states.front();
+    const at::Tensor recurrent_input =
+        recurrent_mask.defined() ? states.front() * recurrent_mask : states.front();
     Tensors next = step(projected.select(1, t), states, recurrent_input);
     at::Tensor output = next.front();
     if (mask.defined()) {
@@ -326,16 +335,18 @@ void RNNBase::finish_from_config(const nlohmann::json& config) {
 // SimpleRNN
 
 SimpleRNN::SimpleRNN(int64_t units, SimpleRNNOptions options)
-    : RNNBase("SimpleRNN", settings_of(units, options), options.name, 1, 1){}
+    : RNNBase("SimpleRNN", settings_of(units, options), options.name, 1, 1) {}
 
-Tensors SimpleRNN::step(const at::Tensor& projected, const Tensors& states, const at::Tensor& recurrent_input) const {
+Tensors SimpleRNN::step(const at::Tensor& projected, const Tensors& states,
+                        const at::Tensor& recurrent_input) const {
   return {settings().activation(projected + at::matmul(recurrent_input, recurrent_kernel()))};
 }
 
 std::optional<RNNBase::Run> SimpleRNN::fused(const at::Tensor& inputs, const Tensors& states) const {
   const std::string& activation = settings().activation.name();
   if (activation != "tanh" && activation != "relu") return std::nullopt;
-  const auto params = torch_params(kernel(), recurrent_kernel(), bias(), bias().defined() ? at::zeros_like(bias()) : at::Tensor());
+  const auto params = torch_params(kernel(), recurrent_kernel(), bias(),
+                                   bias().defined() ? at::zeros_like(bias()) : at::Tensor());
   const at::Tensor h0 = states.front().unsqueeze(0);
   auto [sequence, h] = activation == "tanh"
                            ? at::rnn_tanh(inputs, h0, params, bias().defined(), 1, 0.0, false, false, true)
@@ -356,14 +367,16 @@ SimpleRNN SimpleRNN::from_config(const nlohmann::json& config) {
 // LSTM
 
 LSTM::LSTM(int64_t units, LSTMOptions options)
-    : RNNBase("LSTM", settings_of(units, options), options.name, 4, 2), unit_forget_bias_(options.unit_forget_bias){}
+    : RNNBase("LSTM", settings_of(units, options), options.name, 4, 2),
+      unit_forget_bias_(options.unit_forget_bias) {}
 
 initializers::Spec LSTM::bias_initializer() const {
   if (!unit_forget_bias_) return settings().bias_initializer;
   return initializers::Spec(std::make_shared<ForgetBiasOnes>(settings().bias_initializer, units()));
 }
 
-Tensors LSTM::step(const at::Tensor& projected, const Tensors& states, const at::Tensor& recurrent_input) const {
+Tensors LSTM::step(const at::Tensor& projected, const Tensors& states,
+                   const at::Tensor& recurrent_input) const {
   const auto& s = settings();
   const auto gates = (projected + at::matmul(recurrent_input, recurrent_kernel())).chunk(4, 1);
   const at::Tensor i = s.recurrent_activation(gates[0]);
@@ -374,11 +387,13 @@ Tensors LSTM::step(const at::Tensor& projected, const Tensors& states, const at:
 }
 
 std::optional<RNNBase::Run> LSTM::fused(const at::Tensor& inputs, const Tensors& states) const {
-  if (settings().activation.name() != "tanh" || settings().recurrent_activation.name() != "sigmoid") return std::nullopt;
+  if (settings().activation.name() != "tanh" || settings().recurrent_activation.name() != "sigmoid")
+    return std::nullopt;
   // PyTorch's gate order i, f, g, o is Keras' i, f, c, o, so the weights only need transposing.
-  const auto params = torch_params(kernel(), recurrent_kernel(), bias(), bias().defined() ? at::zeros_like(bias()) : at::Tensor());
-  auto [sequence, h, c] = at::lstm(inputs, {states[0].unsqueeze(0), states[1].unsqueeze(0)}, params, bias().defined(), 1,
-                                   0.0, false, false, true);
+  const auto params = torch_params(kernel(), recurrent_kernel(), bias(),
+                                   bias().defined() ? at::zeros_like(bias()) : at::Tensor());
+  auto [sequence, h, c] = at::lstm(inputs, {states[0].unsqueeze(0), states[1].unsqueeze(0)}, params,
+                                   bias().defined(), 1, 0.0, false, false, true);
   return Run{.sequence = sequence, .last = h.squeeze(0), .states = {h.squeeze(0), c.squeeze(0)}};
 }
 
@@ -402,7 +417,7 @@ LSTM LSTM::from_config(const nlohmann::json& config) {
 // GRU
 
 GRU::GRU(int64_t units, GRUOptions options)
-    : RNNBase("GRU", settings_of(units, options), options.name, 3, 1), reset_after_(options.reset_after){}
+    : RNNBase("GRU", settings_of(units, options), options.name, 3, 1), reset_after_(options.reset_after) {}
 
 Shape GRU::bias_shape() const { return reset_after_ ? Shape{2, 3 * units()} : Shape{3 * units()}; }
 
@@ -412,7 +427,8 @@ at::Tensor GRU::project_inputs(const at::Tensor& inputs) const {
   return projected + (reset_after_ ? bias()[0] : bias());
 }
 
-Tensors GRU::step(const at::Tensor& projected, const Tensors& states, const at::Tensor& recurrent_input) const {
+Tensors GRU::step(const at::Tensor& projected, const Tensors& states,
+                  const at::Tensor& recurrent_input) const {
   const auto& s = settings();
   const int64_t u = units();
   const auto x = projected.chunk(3, 1);
@@ -436,7 +452,8 @@ Tensors GRU::step(const at::Tensor& projected, const Tensors& states, const at::
 
 std::optional<RNNBase::Run> GRU::fused(const at::Tensor& inputs, const Tensors& states) const {
   // PyTorch's GRU is the reset_after form with gates r, z, n.
-  if (!reset_after_ || settings().activation.name() != "tanh" || settings().recurrent_activation.name() != "sigmoid")
+  if (!reset_after_ || settings().activation.name() != "tanh" ||
+      settings().recurrent_activation.name() != "sigmoid")
     return std::nullopt;
   const int64_t u = units();
   at::Tensor input_bias, recurrent_bias;
@@ -444,9 +461,10 @@ std::optional<RNNBase::Run> GRU::fused(const at::Tensor& inputs, const Tensors& 
     input_bias = swap_first_gates(bias()[0], u, 0);
     recurrent_bias = swap_first_gates(bias()[1], u, 0);
   }
-  const auto params = torch_params(swap_first_gates(kernel(), u, 1), swap_first_gates(recurrent_kernel(), u, 1),
-                                   input_bias, recurrent_bias);
-  auto [sequence, h] = at::gru(inputs, states.front().unsqueeze(0), params, bias().defined(), 1, 0.0, false, false, true);
+  const auto params = torch_params(swap_first_gates(kernel(), u, 1),
+                                   swap_first_gates(recurrent_kernel(), u, 1), input_bias, recurrent_bias);
+  auto [sequence, h] =
+      at::gru(inputs, states.front().unsqueeze(0), params, bias().defined(), 1, 0.0, false, false, true);
   return Run{.sequence = sequence, .last = h.squeeze(0), .states = {h.squeeze(0)}};
 }
 

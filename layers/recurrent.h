@@ -32,8 +32,11 @@ struct SimpleRNNOptions {
   constraints::Spec kernel_constraint = {};
   constraints::Spec recurrent_constraint = {};
   constraints::Spec bias_constraint = {};
-  double dropout = 0.0;            // fraction of the inputs dropped, one mask per call for every timestep
-  double recurrent_dropout = 0.0;  // fraction of the recurrent state dropped before the recurrent product
+  double dropout = 0.0;  // fraction of the inputs dropped, one mask per call for every timestep
+  // Fraction of the previous output dropped where the recurrent kernel multiplies it (one mask per call,
+  // shared by the gates; the state update itself uses the undropped output, as Keras' implementation=1 cells
+  // do).
+  double recurrent_dropout = 0.0;
   bool return_sequences = false;
   bool return_state = false;
   bool go_backwards = false;
@@ -146,7 +149,8 @@ class RNNBase : public Layer {
   const at::Tensor& bias() const { return bias_; }                          // undefined without use_bias
 
  protected:
-  RNNBase(std::string class_name, RecurrentSettings settings, std::string name, int64_t gates, int64_t num_states);
+  RNNBase(std::string class_name, RecurrentSettings settings, std::string name, int64_t gates,
+          int64_t num_states);
 
   void build_many(const std::vector<Shape>& input_shapes) override;
   virtual Shape bias_shape() const { return {gates_ * settings_.units}; }
@@ -156,28 +160,31 @@ class RNNBase : public Layer {
   virtual at::Tensor project_inputs(const at::Tensor& inputs) const;
   // One timestep: the new states (states[0] is the output) from the projected input, the previous states and
   // the previous output after recurrent dropout (what the recurrent kernel multiplies).
-  virtual Tensors step(const at::Tensor& projected, const Tensors& states, const at::Tensor& recurrent_input) const = 0;
+  virtual Tensors step(const at::Tensor& projected, const Tensors& states,
+                       const at::Tensor& recurrent_input) const = 0;
   struct Run {
     at::Tensor sequence;  // (batch, time, units), undefined when not needed
     at::Tensor last;      // (batch, units)
     Tensors states;
   };
   // The whole sequence in one ATen kernel, when the layer's activations allow it.
-  virtual std::optional<Run> fused(const at::Tensor& inputs, const Tensors& states) const { return std::nullopt; }
+  virtual std::optional<Run> fused(const at::Tensor& inputs, const Tensors& states) const {
+    return std::nullopt;
+  }
 
   // Reads the common keys of a recurrent config into `settings` (units, activations, initializers, ...).
   static RecurrentSettings settings_from_config(const nlohmann::json& config);
   void finish_from_config(const nlohmann::json& config);
 
   const RecurrentSettings& settings() const { return settings_; }
-  int64_t gates() const { return gates_; }
 
  private:
   void check_sequence(const at::Tensor& inputs) const;
   Tensors initial_states(const Tensors& inputs, const at::Tensor& sequence) const;
   at::Tensor checked_mask(const Tensors& masks, const at::Tensor& sequence) const;
   at::Tensor dropout_mask(int64_t batch, int64_t size, double rate, const at::Tensor& like);
-  Run loop(const at::Tensor& sequence, Tensors states, const at::Tensor& mask, const at::Tensor& recurrent_mask) const;
+  Run loop(const at::Tensor& sequence, Tensors states, const at::Tensor& mask,
+           const at::Tensor& recurrent_mask) const;
 
   RecurrentSettings settings_;
   int64_t gates_;
@@ -199,7 +206,8 @@ class SimpleRNN : public RNNBase {
   static SimpleRNN from_config(const nlohmann::json& config);
 
  protected:
-  Tensors step(const at::Tensor& projected, const Tensors& states, const at::Tensor& recurrent_input) const override;
+  Tensors step(const at::Tensor& projected, const Tensors& states,
+               const at::Tensor& recurrent_input) const override;
   std::optional<Run> fused(const at::Tensor& inputs, const Tensors& states) const override;
 };
 
@@ -214,16 +222,17 @@ class LSTM : public RNNBase {
 
  protected:
   initializers::Spec bias_initializer() const override;
-  Tensors step(const at::Tensor& projected, const Tensors& states, const at::Tensor& recurrent_input) const override;
+  Tensors step(const at::Tensor& projected, const Tensors& states,
+               const at::Tensor& recurrent_input) const override;
   std::optional<Run> fused(const at::Tensor& inputs, const Tensors& states) const override;
 
  private:
   bool unit_forget_bias_;
 };
 
-// Gates z (update), r (reset), h (candidate) in that order; h_t = z * h_{t-1} + (1 - z) * h~. With reset_after
-// the bias is (2, 3u), input bias then recurrent bias, and h~ = activation(x·W_h + b_h + r * (h·U_h + b'_h));
-// without it the bias is (3u) and h~ = activation(x·W_h + (r * h)·U_h + b_h).
+// Gates z (update), r (reset), h (candidate) in that order; h_t = z * h_{t-1} + (1 - z) * h~. With
+// reset_after the bias is (2, 3u), input bias then recurrent bias, and h~ = activation(x·W_h + b_h + r *
+// (h·U_h + b'_h)); without it the bias is (3u) and h~ = activation(x·W_h + (r * h)·U_h + b_h).
 class GRU : public RNNBase {
  public:
   explicit GRU(int64_t units, GRUOptions options = {});
@@ -236,7 +245,8 @@ class GRU : public RNNBase {
  protected:
   Shape bias_shape() const override;
   at::Tensor project_inputs(const at::Tensor& inputs) const override;
-  Tensors step(const at::Tensor& projected, const Tensors& states, const at::Tensor& recurrent_input) const override;
+  Tensors step(const at::Tensor& projected, const Tensors& states,
+               const at::Tensor& recurrent_input) const override;
   std::optional<Run> fused(const at::Tensor& inputs, const Tensors& states) const override;
 
  private:

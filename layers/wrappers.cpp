@@ -1,8 +1,9 @@
 #include <ATen/ATen.h>
-#include <nlohmann/json.hpp>
 #include <strata/core/error.h>
 #include <strata/layers/registry.h>
 #include <strata/layers/wrappers.h>
+
+#include <nlohmann/json.hpp>
 
 namespace strata::layers {
 namespace {
@@ -38,8 +39,10 @@ Shape step_shape(const Shape& input_shape) {
 
 Bidirectional::Bidirectional(std::shared_ptr<Layer> layer, BidirectionalOptions options)
     : Layer("Bidirectional", std::move(options.name)), merge_mode_(std::move(options.merge_mode)) {
-  if (merge_mode_ && *merge_mode_ != "concat" && *merge_mode_ != "sum" && *merge_mode_ != "mul" && *merge_mode_ != "ave")
-    throw ValueError(describe() + ": expected merge_mode \"concat\", \"sum\", \"mul\", \"ave\" or none, got \"" +
+  if (merge_mode_ && *merge_mode_ != "concat" && *merge_mode_ != "sum" && *merge_mode_ != "mul" &&
+      *merge_mode_ != "ave")
+    throw ValueError(describe() +
+                     ": expected merge_mode \"concat\", \"sum\", \"mul\", \"ave\" or none, got \"" +
                      *merge_mode_ + "\"");
   auto recurrent = [&](const std::shared_ptr<Layer>& candidate, const char* role) {
     auto rnn = std::dynamic_pointer_cast<RNNBase>(candidate);
@@ -56,11 +59,13 @@ Bidirectional::Bidirectional(std::shared_ptr<Layer> layer, BidirectionalOptions 
   if (options.backward_layer) {
     backward_ = track(recurrent(options.backward_layer.ptr(), "backward_layer"));
     if (backward_->go_backwards() == forward_->go_backwards())
-      throw ValueError(describe() + ": the forward and backward layers need different go_backwards values, both are " +
+      throw ValueError(describe() +
+                       ": the forward and backward layers need different go_backwards values, both are " +
                        (forward_->go_backwards() ? "true" : "false"));
     if (backward_->return_sequences() != forward_->return_sequences() ||
         backward_->return_state() != forward_->return_state())
-      throw ValueError(describe() + ": the forward and backward layers need the same return_sequences and return_state");
+      throw ValueError(describe() +
+                       ": the forward and backward layers need the same return_sequences and return_state");
   } else {
     spec = serialize(*layer);
     spec["config"]["go_backwards"] = !forward_->go_backwards();
@@ -92,7 +97,8 @@ Tensors Bidirectional::call_many(const Tensors& inputs, const Tensors& masks, bo
   if (inputs.size() > 1) {
     if (inputs.size() != 1 + 2 * n)
       throw ValueError(describe() + ": expected " + std::to_string(2 * n) +
-                       " initial states (forward then backward) after the input, got " + std::to_string(inputs.size() - 1));
+                       " initial states (forward then backward) after the input, got " +
+                       std::to_string(inputs.size() - 1));
     forward_inputs.insert(forward_inputs.end(), inputs.begin() + 1, inputs.begin() + 1 + n);
     backward_inputs.insert(backward_inputs.end(), inputs.begin() + 1 + n, inputs.end());
   }
@@ -108,7 +114,8 @@ Tensors Bidirectional::call_many(const Tensors& inputs, const Tensors& masks, bo
   const Tensors backward = backward_->apply(backward_inputs, masks_for(backward_inputs), training);
   at::Tensor backward_output = backward.front();
   if (forward_->return_sequences()) backward_output = backward_output.flip(1);
-  Tensors outputs = merge_mode_ ? Tensors{merge(forward.front(), backward_output)} : Tensors{forward.front(), backward_output};
+  Tensors outputs = merge_mode_ ? Tensors{merge(forward.front(), backward_output)}
+                                : Tensors{forward.front(), backward_output};
   outputs.insert(outputs.end(), forward.begin() + 1, forward.end());
   outputs.insert(outputs.end(), backward.begin() + 1, backward.end());
   return outputs;
@@ -144,8 +151,9 @@ nlohmann::json Bidirectional::get_config() const {
 Bidirectional Bidirectional::from_config(const nlohmann::json& config) {
   BidirectionalOptions options{.name = config.value("name", "")};
   if (config.contains("merge_mode"))
-    options.merge_mode = config.at("merge_mode").is_null() ? std::nullopt
-                                                           : std::optional(config.at("merge_mode").get<std::string>());
+    options.merge_mode = config.at("merge_mode").is_null()
+                             ? std::nullopt
+                             : std::optional(config.at("merge_mode").get<std::string>());
   if (config.contains("backward_layer") && !config.at("backward_layer").is_null())
     options.backward_layer = deserialize(config.at("backward_layer"));
   Bidirectional layer(deserialize(config.at("layer")), std::move(options));
@@ -156,7 +164,8 @@ Bidirectional Bidirectional::from_config(const nlohmann::json& config) {
 // ---------------------------------------------------------------------------------------------------------------
 // TimeDistributed
 
-TimeDistributed::TimeDistributed(std::shared_ptr<Layer> layer, std::string name) : Layer("TimeDistributed", std::move(name)) {
+TimeDistributed::TimeDistributed(std::shared_ptr<Layer> layer, std::string name)
+    : Layer("TimeDistributed", std::move(name)) {
   if (!layer) throw ValueError(describe() + ": expected a layer to wrap, got none");
   layer_ = track(std::move(layer));
   set_supports_masking(true);
@@ -166,15 +175,16 @@ TimeDistributed::TimeDistributed(std::shared_ptr<Layer> layer, std::string name)
 void TimeDistributed::build(const Shape& input_shape) { layer_->ensure_built(step_shape(input_shape)); }
 
 Tensors TimeDistributed::call_many(const Tensors& inputs, const Tensors& masks, bool training) {
-  if (inputs.size() != 1) throw ValueError(describe() + ": expected 1 input, got " + std::to_string(inputs.size()));
+  if (inputs.size() != 1)
+    throw ValueError(describe() + ": expected 1 input, got " + std::to_string(inputs.size()));
   const at::Tensor& x = inputs.front();
   const int64_t batch = x.size(0), time = x.size(1);
   Tensors step_masks;
   if (!masks.empty() && masks.front().defined()) {
     const at::Tensor& mask = masks.front();
     if (mask.dim() < 2 || mask.size(0) != batch || mask.size(1) != time)
-      throw ShapeError(describe() + ": expected a mask starting with (batch, time) = " + format_dims({batch, time}) +
-                       ", got " + format_dims(mask.sizes()));
+      throw ShapeError(describe() + ": expected a mask starting with (batch, time) = " +
+                       format_dims({batch, time}) + ", got " + format_dims(mask.sizes()));
     step_masks.push_back(fold_time(mask));
   }
   Tensors outputs = layer_->apply({fold_time(x)}, step_masks, training);

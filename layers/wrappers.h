@@ -29,8 +29,9 @@ class Bidirectional : public Layer {
   // A layer given by value, as in Bidirectional(LSTM(64)). (A LayerRef parameter would make the move
   // constructor's overload check recurse through Ref's converting constructor.)
   template <class L>
-    requires std::derived_from<std::decay_t<L>, Layer> && (!std::derived_from<std::decay_t<L>, Bidirectional>)
-  explicit Bidirectional(L&& layer, BidirectionalOptions options = {})
+  requires std::derived_from<std::decay_t<L>, Layer> &&
+      (!std::derived_from<std::decay_t<L>, Bidirectional>)explicit Bidirectional(
+          L&& layer, BidirectionalOptions options = {})
       : Bidirectional(std::make_shared<std::decay_t<L>>(std::forward<L>(layer)), std::move(options)) {}
 
   Tensors call_many(const Tensors& inputs, const Tensors& masks, bool training) override;
@@ -61,8 +62,9 @@ class TimeDistributed : public Layer {
  public:
   explicit TimeDistributed(std::shared_ptr<Layer> layer, std::string name = "");
   template <class L>
-    requires std::derived_from<std::decay_t<L>, Layer> && (!std::derived_from<std::decay_t<L>, TimeDistributed>)
-  explicit TimeDistributed(L&& layer, std::string name = "")
+  requires std::derived_from<std::decay_t<L>, Layer> &&
+      (!std::derived_from<std::decay_t<L>, TimeDistributed>)explicit TimeDistributed(L&& layer,
+                                                                                     std::string name = "")
       : TimeDistributed(std::make_shared<std::decay_t<L>>(std::forward<L>(layer)), std::move(name)) {}
 
   Tensors call_many(const Tensors& inputs, const Tensors& masks, bool training) override;

@@ -1,8 +1,9 @@
-// Recurrent layers, Masking and the wrappers: shapes and Keras weight layouts; SimpleRNN/LSTM/GRU outputs against
-// the gate formulas written out below with plain ATen (both the fused ATen kernel path and the per-timestep loop,
-// which an all-true mask selects); go_backwards, initial states, stateful calls; masks against the unpadded
-// sequences; Bidirectional against two layers run by hand; TimeDistributed against a loop over timesteps;
-// gradients against central finite differences in double precision; config round trips; argument errors.
+// Recurrent layers, Masking and the wrappers: shapes and Keras weight layouts; SimpleRNN/LSTM/GRU outputs
+// against the gate formulas written out below with plain ATen (both the fused ATen kernel path and the
+// per-timestep loop, which an all-true mask selects); go_backwards, initial states, stateful calls; masks
+// against the unpadded sequences; Bidirectional against two layers run by hand; TimeDistributed against a
+// loop over timesteps; gradients against central finite differences in double precision; config round trips;
+// argument errors.
 
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
@@ -18,9 +19,8 @@
 #include <strata/optimizers/sgd.h>
 
 #include <catch2/catch.hpp>
-#include <nlohmann/json.hpp>
-
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -64,14 +64,17 @@ void to_double(Layer& layer) {
 }
 
 at::Tensor logistic(const at::Tensor& x) { return 1 / (1 + at::exp(-x)); }
-at::Tensor cols(const at::Tensor& w, int64_t gate, int64_t units) { return w.narrow(-1, gate * units, units); }
+at::Tensor cols(const at::Tensor& w, int64_t gate, int64_t units) {
+  return w.narrow(-1, gate * units, units);
+}
 
 struct Reference {
   at::Tensor sequence;  // (batch, time, units)
   std::vector<at::Tensor> states;
 };
 
-// --- the formulas, one timestep at a time, gates sliced out of Keras' weights -------------------------------------
+// --- the formulas, one timestep at a time, gates sliced out of Keras' weights
+// -------------------------------------
 
 Reference simple_rnn_reference(const at::Tensor& x, const std::vector<at::Tensor>& w, at::Tensor h,
                                const std::function<at::Tensor(const at::Tensor&)>& act) {
@@ -95,7 +98,8 @@ Reference lstm_reference(const at::Tensor& x, const std::vector<at::Tensor>& w, 
       at::Tensor pre = at::mm(xt, cols(w[0], g, u)) + at::mm(h, cols(w[1], g, u));
       return w.size() > 2 ? pre + cols(w[2], g, u) : pre;
     };
-    const at::Tensor i = logistic(gate(0)), f = logistic(gate(1)), candidate = act(gate(2)), o = logistic(gate(3));
+    const at::Tensor i = logistic(gate(0)), f = logistic(gate(1)), candidate = act(gate(2)),
+                     o = logistic(gate(3));
     c = f * c + i * candidate;
     h = o * act(c);
     outs.push_back(h);
@@ -103,7 +107,8 @@ Reference lstm_reference(const at::Tensor& x, const std::vector<at::Tensor>& w, 
   return {at::stack(outs, 1), {h, c}};
 }
 
-Reference gru_reference(const at::Tensor& x, const std::vector<at::Tensor>& w, at::Tensor h, bool reset_after) {
+Reference gru_reference(const at::Tensor& x, const std::vector<at::Tensor>& w, at::Tensor h,
+                        bool reset_after) {
   const int64_t u = w[1].size(0);
   const bool biased = w.size() > 2;
   std::vector<at::Tensor> outs;
@@ -131,14 +136,16 @@ Reference gru_reference(const at::Tensor& x, const std::vector<at::Tensor>& w, a
 
 at::Tensor all_true(const at::Tensor& x) { return at::ones({x.size(0), x.size(1)}, at::kBool); }
 
-// Runs `layer` on {x, states...} without a mask (fused kernels) and with an all-true mask (the timestep loop).
+// Runs `layer` on {x, states...} without a mask (fused kernels) and with an all-true mask (the timestep
+// loop).
 std::vector<Tensors> both_paths(Layer& layer, const Tensors& inputs) {
   Tensors masks(inputs.size());
   masks.front() = all_true(inputs.front());
   return {layer.apply(inputs, {}, false), layer.apply(inputs, masks, false)};
 }
 
-// Central finite differences of sum(probe_i * output_i) against autograd, for the input and every weight, in float64.
+// Central finite differences of sum(probe_i * output_i) against autograd, for the input and every weight, in
+// float64.
 void check_gradients(Layer& layer, const at::Tensor& x_float, const at::Tensor& mask = {}) {
   layer.apply({x_float}, {}, false);  // builds
   to_double(layer);
@@ -211,7 +218,8 @@ TEST_CASE("Recurrent layers: output shapes, state counts and Keras weight shapes
         REQUIRE(y.size() == (state ? 1 + states : 1));
         CHECK(y[0].sizes() == at::IntArrayRef(out));
         for (size_t i = 1; i < y.size(); ++i) CHECK(y[i].sizes() == at::IntArrayRef({2, 4}));
-        CHECK(layer->compute_output_shape({kNone, 5, 3}) == (sequences ? Shape{kNone, 5, 4} : Shape{kNone, 4}));
+        CHECK(layer->compute_output_shape({kNone, 5, 3}) ==
+              (sequences ? Shape{kNone, 5, 4} : Shape{kNone, 4}));
       }
     }
   layers::SimpleRNN rnn(4);
@@ -250,7 +258,8 @@ TEST_CASE("SimpleRNN matches h = act(x W + h U + b) on the fused and the loop pa
     layer(Tensors{x});
     randomize(layer, 10);
     const auto act = activations::get(activation);
-    const Reference ref = simple_rnn_reference(x, layer.get_weights(), h0, [&](const at::Tensor& v) { return act(v); });
+    const Reference ref =
+        simple_rnn_reference(x, layer.get_weights(), h0, [&](const at::Tensor& v) { return act(v); });
     for (const Tensors& y : both_paths(layer, {x, h0})) {
       check_close(y[0], ref.sequence);
       check_close(y[1], ref.states[0]);
@@ -276,7 +285,8 @@ TEST_CASE("LSTM matches the i, f, c, o gate formulas with initial states, on bot
     layers::LSTM last(5, {.use_bias = use_bias});
     last(Tensors{x});
     last.set_weights(layer.get_weights());
-    check_close(last(x), lstm_reference(x, layer.get_weights(), at::zeros({3, 5}), at::zeros({3, 5})).states[0]);
+    check_close(last(x),
+                lstm_reference(x, layer.get_weights(), at::zeros({3, 5}), at::zeros({3, 5})).states[0]);
   }
   // A non-default activation takes the loop path.
   layers::LSTM relu(5, {.activation = "relu", .return_state = true});
@@ -293,7 +303,9 @@ TEST_CASE("GRU matches the z, r, h gate formulas, reset_after true and false", "
   for (bool reset_after : {true, false})
     for (bool use_bias : {true, false}) {
       INFO("reset_after " << reset_after << ", use_bias " << use_bias);
-      layers::GRU layer(5, {.use_bias = use_bias, .return_sequences = true, .return_state = true, .reset_after = reset_after});
+      layers::GRU layer(
+          5,
+          {.use_bias = use_bias, .return_sequences = true, .return_state = true, .reset_after = reset_after});
       layer(Tensors{x});
       randomize(layer, 40);
       const Reference ref = gru_reference(x, layer.get_weights(), h0, reset_after);
@@ -304,7 +316,8 @@ TEST_CASE("GRU matches the z, r, h gate formulas, reset_after true and false", "
     }
 }
 
-TEST_CASE("go_backwards reads the sequence from the end and returns outputs in processing order", "[recurrent]") {
+TEST_CASE("go_backwards reads the sequence from the end and returns outputs in processing order",
+          "[recurrent]") {
   const at::Tensor x = rnd({2, 5, 3}, 9), h0 = rnd({2, 4}, 10), c0 = rnd({2, 4}, 11);
   layers::LSTM layer(4, {.return_sequences = true, .return_state = true, .go_backwards = true});
   layer(Tensors{x});
@@ -321,7 +334,9 @@ TEST_CASE("go_backwards reads the sequence from the end and returns outputs in p
   layers::GRU gru(4, {.go_backwards = true});
   gru(Tensors{x});
   randomize(gru, 60);
-  check_close(gru(x), gru_reference(at::stack(reversed_steps, 1), gru.get_weights(), at::zeros({2, 4}), true).states[0]);
+  check_close(
+      gru(x),
+      gru_reference(at::stack(reversed_steps, 1), gru.get_weights(), at::zeros({2, 4}), true).states[0]);
 }
 
 TEST_CASE("Stateful layers carry their states across calls until reset_states()", "[recurrent]") {
@@ -364,7 +379,8 @@ TEST_CASE("Dropout is inactive at inference and one seeded mask per call while t
   // Input dropout alone: the same input mask at every timestep, i.e. some features are zero throughout.
   layers::SimpleRNN linear(3, {.activation = "linear", .use_bias = false, .dropout = 0.5, .seed = 3});
   linear(Tensors{x});
-  // h_t = x_t * mask + h_{t-1}: five steps of ones give 5 * mask, 0 or 10 only if every step has the same mask.
+  // h_t = x_t * mask + h_{t-1}: five steps of ones give 5 * mask, 0 or 10 only if every step has the same
+  // mask.
   linear.set_weights({at::eye(3), at::eye(3)});
   const at::Tensor y = linear(at::ones({4, 5, 3}), true);
   CHECK(((y == 0) | (y == 10)).all().item<bool>());
@@ -382,7 +398,8 @@ TEST_CASE("Masking zeroes and masks the timesteps equal to mask_value", "[recurr
   layers::Masking masking(-1.0);
   Tensors masks;
   const at::Tensor y = masking.apply({x}, {}, false, &masks).front();
-  const at::Tensor expected_mask = at::tensor(std::vector<int64_t>{1, 0, 1, 1, 1, 1, 1, 0}).to(at::kBool).reshape({2, 4});
+  const at::Tensor expected_mask =
+      at::tensor(std::vector<int64_t>{1, 0, 1, 1, 1, 1, 1, 0}).to(at::kBool).reshape({2, 4});
   REQUIRE(masks.size() == 1);
   CHECK(at::equal(masks[0], expected_mask));
   check_close(y, x * expected_mask.unsqueeze(-1).to(at::kFloat));
@@ -392,7 +409,9 @@ TEST_CASE("Masking zeroes and masks the timesteps equal to mask_value", "[recurr
 TEST_CASE("A masked step carries the states over and repeats the previous output", "[recurrent]") {
   // Sample 0 has 5 real steps then 2 padded ones; sample 1 has a masked step in the middle.
   const at::Tensor x = rnd({2, 7, 3}, 16);
-  const at::Tensor mask = at::tensor(std::vector<int64_t>{1, 1, 1, 1, 1, 0, 0, 1, 1, 0, 1, 1, 1, 1}).to(at::kBool).reshape({2, 7});
+  const at::Tensor mask = at::tensor(std::vector<int64_t>{1, 1, 1, 1, 1, 0, 0, 1, 1, 0, 1, 1, 1, 1})
+                              .to(at::kBool)
+                              .reshape({2, 7});
   layers::LSTM lstm(4, {.return_sequences = true, .return_state = true});
   layers::GRU gru(4, {.return_sequences = true, .return_state = true});
   layers::SimpleRNN rnn(4, {.return_sequences = true, .return_state = true});
@@ -447,7 +466,8 @@ TEST_CASE("Masking -> LSTM trains on zero-padded sequences exactly as on the unp
     Sequential without({layers::Input({5, 3}), layers::LSTM(2)});
     without.set_weights(with_padding.get_weights());
     for (Sequential* model : {&with_padding, &without})
-      model->compile({.optimizer = optimizers::SGD({.learning_rate = 0.5}), .loss = losses::MeanSquaredError()});
+      model->compile(
+          {.optimizer = optimizers::SGD({.learning_rate = 0.5}), .loss = losses::MeanSquaredError()});
     for (int step = 0; step < 3; ++step) {
       const double a = with_padding.train_on_batch(padded, y).at("loss");
       const double b = without.train_on_batch(x, y).at("loss");
@@ -459,12 +479,15 @@ TEST_CASE("Masking -> LSTM trains on zero-padded sequences exactly as on the unp
   }
   SECTION("return_sequences: the loss ignores the masked timesteps") {
     const at::Tensor y = rnd({4, 5, 2}, 19);
-    const at::Tensor y_padded = at::cat({y, rnd({4, 3, 2}, 20)}, 1);  // targets at padded steps must not count
-    Sequential with_padding({layers::Input({8, 3}), layers::Masking(), layers::GRU(2, {.return_sequences = true})});
+    const at::Tensor y_padded =
+        at::cat({y, rnd({4, 3, 2}, 20)}, 1);  // targets at padded steps must not count
+    Sequential with_padding(
+        {layers::Input({8, 3}), layers::Masking(), layers::GRU(2, {.return_sequences = true})});
     Sequential without({layers::Input({5, 3}), layers::GRU(2, {.return_sequences = true})});
     without.set_weights(with_padding.get_weights());
     for (Sequential* model : {&with_padding, &without})
-      model->compile({.optimizer = optimizers::SGD({.learning_rate = 0.5}), .loss = losses::MeanSquaredError()});
+      model->compile(
+          {.optimizer = optimizers::SGD({.learning_rate = 0.5}), .loss = losses::MeanSquaredError()});
     for (int step = 0; step < 3; ++step) {
       const double a = with_padding.train_on_batch(padded, y_padded).at("loss");
       const double b = without.train_on_batch(x, y).at("loss");
@@ -492,7 +515,8 @@ TEST_CASE("Bidirectional merges a forward and a backward copy like two layers ru
         {"concat", at::cat({f, b}, -1)}, {"sum", f + b}, {"mul", f * b}, {"ave", (f + b) / 2}};
     for (const auto& [mode, expected] : modes) {
       INFO(*mode << " return_sequences " << sequences);
-      layers::Bidirectional bi(layers::LSTM(4, {.return_sequences = sequences, .name = "enc"}), {.merge_mode = mode});
+      layers::Bidirectional bi(layers::LSTM(4, {.return_sequences = sequences, .name = "enc"}),
+                               {.merge_mode = mode});
       bi(Tensors{x});
       std::vector<at::Tensor> weights = forward.get_weights();
       for (const auto& w : backward.get_weights()) weights.push_back(w);
@@ -503,7 +527,8 @@ TEST_CASE("Bidirectional merges a forward and a backward copy like two layers ru
       CHECK(bi.variables()[3].name == "backward_enc/kernel");
       CHECK(bi.compute_output_shape({kNone, 5, 3}).back() == (*mode == "concat" ? 8 : 4));
     }
-    layers::Bidirectional both(layers::LSTM(4, {.return_sequences = sequences}), {.merge_mode = std::nullopt});
+    layers::Bidirectional both(layers::LSTM(4, {.return_sequences = sequences}),
+                               {.merge_mode = std::nullopt});
     both(Tensors{x});
     std::vector<at::Tensor> weights = forward.get_weights();
     for (const auto& w : backward.get_weights()) weights.push_back(w);
@@ -515,13 +540,15 @@ TEST_CASE("Bidirectional merges a forward and a backward copy like two layers ru
   }
 }
 
-TEST_CASE("Bidirectional with initial states, return_state, a given backward layer and masks", "[recurrent]") {
+TEST_CASE("Bidirectional with initial states, return_state, a given backward layer and masks",
+          "[recurrent]") {
   const at::Tensor x = rnd({2, 5, 3}, 22);
   const Tensors h0{rnd({2, 4}, 23), rnd({2, 4}, 24)};
   layers::GRU forward(4, {.return_sequences = true, .return_state = true});
   layers::SimpleRNN backward(4, {.return_sequences = true, .return_state = true, .go_backwards = true});
   layers::Bidirectional bi(layers::GRU(4, {.return_sequences = true, .return_state = true}),
-                           {.backward_layer = layers::SimpleRNN(4, {.return_sequences = true, .return_state = true, .go_backwards = true})});
+                           {.backward_layer = layers::SimpleRNN(
+                                4, {.return_sequences = true, .return_state = true, .go_backwards = true})});
   forward(Tensors{x});
   backward(Tensors{x});
   bi(Tensors{x});
@@ -538,7 +565,8 @@ TEST_CASE("Bidirectional with initial states, return_state, a given backward lay
   expect_error<ValueError>([&] { bi({x, h0[0]}); }, {"expected 2 initial states"});
 
   // Masked right-padding: each direction equals its run on the unpadded sample; padded outputs are zeros.
-  const at::Tensor mask = at::tensor(std::vector<int64_t>{1, 1, 1, 1, 1, 1, 1, 1, 0, 0}).to(at::kBool).reshape({2, 5});
+  const at::Tensor mask =
+      at::tensor(std::vector<int64_t>{1, 1, 1, 1, 1, 1, 1, 1, 0, 0}).to(at::kBool).reshape({2, 5});
   Tensors out_masks;
   const Tensors masked = bi.apply({x}, {mask}, false, &out_masks);
   const at::Tensor short1 = x.narrow(0, 1, 1).narrow(1, 0, 3);
@@ -550,20 +578,25 @@ TEST_CASE("Bidirectional with initial states, return_state, a given backward lay
   CHECK(at::equal(out_masks[0], mask));
   CHECK_FALSE(out_masks[1].defined());
 
-  expect_error<ValueError>([] { layers::Bidirectional(layers::Dense(3)); }, {"must be a recurrent layer", "Dense"});
-  expect_error<ValueError>([] { layers::Bidirectional(layers::LSTM(3), {.merge_mode = "max"}); }, {"merge_mode", "max"});
-  expect_error<ValueError>([] { layers::Bidirectional(layers::LSTM(3), {.backward_layer = layers::LSTM(3)}); },
-                           {"different go_backwards"});
+  expect_error<ValueError>([] { layers::Bidirectional(layers::Dense(3)); },
+                           {"must be a recurrent layer", "Dense"});
+  expect_error<ValueError>([] { layers::Bidirectional(layers::LSTM(3), {.merge_mode = "max"}); },
+                           {"merge_mode", "max"});
+  expect_error<ValueError>(
+      [] { layers::Bidirectional(layers::LSTM(3), {.backward_layer = layers::LSTM(3)}); },
+      {"different go_backwards"});
 }
 
 TEST_CASE("TimeDistributed applies a layer to every timestep and passes the mask through", "[recurrent]") {
   const at::Tensor x = rnd({3, 4, 5}, 25);
   layers::TimeDistributed td(layers::Dense(2));
   Tensors masks;
-  const at::Tensor mask = at::tensor(std::vector<int64_t>{1, 1, 0, 1, 1, 1, 1, 1, 0, 0, 0, 1}).to(at::kBool).reshape({3, 4});
+  const at::Tensor mask =
+      at::tensor(std::vector<int64_t>{1, 1, 0, 1, 1, 1, 1, 1, 0, 0, 0, 1}).to(at::kBool).reshape({3, 4});
   const at::Tensor y = td.apply({x}, {mask}, false, &masks).front();
   auto& dense = static_cast<layers::Dense&>(td.layer());
-  for (int64_t t = 0; t < 4; ++t) check_close(y.select(1, t), at::mm(x.select(1, t), dense.kernel()) + dense.bias());
+  for (int64_t t = 0; t < 4; ++t)
+    check_close(y.select(1, t), at::mm(x.select(1, t), dense.kernel()) + dense.bias());
   CHECK(at::equal(masks.at(0), mask));
   CHECK(td.compute_output_shape({kNone, 4, 5}) == Shape{kNone, 4, 2});
   CHECK(td.get_weights().size() == 2);
@@ -625,9 +658,14 @@ TEST_CASE("Recurrent regularizers join losses() and constraints project the weig
 
 TEST_CASE("Recurrent and wrapper configs round-trip through serialize and deserialize", "[recurrent]") {
   const at::Tensor x = rnd({2, 4, 3}, 30);
-  layers::SimpleRNN rnn(3, {.activation = "relu", .kernel_regularizer = "l2", .dropout = 0.2, .return_sequences = true});
-  layers::LSTM lstm(3, {.recurrent_activation = "hard_sigmoid", .unit_forget_bias = false,
-                        .recurrent_constraint = "max_norm", .seed = 5, .return_state = true, .go_backwards = true});
+  layers::SimpleRNN rnn(
+      3, {.activation = "relu", .kernel_regularizer = "l2", .dropout = 0.2, .return_sequences = true});
+  layers::LSTM lstm(3, {.recurrent_activation = "hard_sigmoid",
+                        .unit_forget_bias = false,
+                        .recurrent_constraint = "max_norm",
+                        .seed = 5,
+                        .return_state = true,
+                        .go_backwards = true});
   layers::GRU gru(3, {.use_bias = false, .recurrent_dropout = 0.1, .reset_after = false});
   layers::Bidirectional bi(layers::GRU(3, {.return_sequences = true}), {.merge_mode = "ave"});
   layers::TimeDistributed td(layers::Dense(2, {.activation = "tanh"}));
@@ -645,7 +683,9 @@ TEST_CASE("Recurrent and wrapper configs round-trip through serialize and deseri
   CHECK(config.at("go_backwards") == true);
   CHECK(config.at("seed") == 5);
   CHECK(gru.get_config().at("reset_after") == false);
-  CHECK(layers::deserialize(layers::serialize(layers::GRU(3, {.stateful = true})))->get_config().at("stateful") == true);
+  CHECK(layers::deserialize(layers::serialize(layers::GRU(3, {.stateful = true})))
+            ->get_config()
+            .at("stateful") == true);
   const nlohmann::json bi_config = bi.get_config();
   CHECK(bi_config.at("layer").at("class_name") == "GRU");
   CHECK(bi_config.at("layer").at("config").at("name") == bi.forward_layer().name());
@@ -660,14 +700,24 @@ TEST_CASE("Recurrent layers reject bad arguments and inputs with clear errors", 
   expect_error<ValueError>([] { layers::SimpleRNN(3, {.dropout = 1.0}); }, {"dropout in [0, 1)"});
   expect_error<ValueError>([] { layers::LSTM(3, {.recurrent_dropout = -0.1}); }, {"recurrent_dropout"});
   layers::LSTM lstm(4, {.name = "seq"});
-  expect_error<ShapeError>([&] { lstm(rnd({2, 5}, 31)); },
-                           {"LSTM 'seq'", "rank 3 (batch, timesteps, features)", "(None, 5)"});
+  expect_error<ShapeError>(
+      [&] {
+        lstm(rnd({2, 5}, 31));
+      },
+      {"LSTM 'seq'", "rank 3 (batch, timesteps, features)", "(None, 5)"});
   const at::Tensor x = rnd({2, 5, 3}, 32);
   lstm(Tensors{x});
   expect_error<ShapeError>([&] { lstm(rnd({2, 5, 4}, 33)); }, {"last dimension 3", "[2, 5, 4]"});
   expect_error<ValueError>([&] { lstm({x, at::zeros({2, 4})}); }, {"expected 2 initial state(s)", "got 1"});
-  expect_error<ShapeError>([&] { lstm({x, at::zeros({2, 4}), at::zeros({2, 3})}); },
-                           {"initial state 1", "[2, 4]", "[2, 3]"});
-  expect_error<ShapeError>([&] { lstm.apply({x}, {at::ones({2, 4}, at::kBool)}, false); }, {"mask of shape [2, 5]"});
+  expect_error<ShapeError>(
+      [&] {
+        lstm({x, at::zeros({2, 4}), at::zeros({2, 3})});
+      },
+      {"initial state 1", "[2, 4]", "[2, 3]"});
+  expect_error<ShapeError>(
+      [&] {
+        lstm.apply({x}, {at::ones({2, 4}, at::kBool)}, false);
+      },
+      {"mask of shape [2, 5]"});
   expect_error<ShapeError>([&] { layers::GRU(2)(rnd({2, 0, 3}, 34)); }, {"at least one timestep"});
 }
