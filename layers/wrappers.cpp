@@ -63,9 +63,11 @@ Bidirectional::Bidirectional(std::shared_ptr<Layer> layer, BidirectionalOptions 
                        ": the forward and backward layers need different go_backwards values, both are " +
                        (forward_->go_backwards() ? "true" : "false"));
     if (backward_->return_sequences() != forward_->return_sequences() ||
-        backward_->return_state() != forward_->return_state())
-      throw ValueError(describe() +
-                       ": the forward and backward layers need the same return_sequences and return_state");
+        backward_->return_state() != forward_->return_state() ||
+        backward_->stateful() != forward_->stateful())
+      throw ValueError(
+          describe() +
+          ": the forward and backward layers need the same return_sequences, return_state and stateful");
   } else {
     spec = serialize(*layer);
     spec["config"]["go_backwards"] = !forward_->go_backwards();

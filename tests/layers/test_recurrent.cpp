@@ -585,6 +585,12 @@ TEST_CASE("Bidirectional with initial states, return_state, a given backward lay
   expect_error<ValueError>(
       [] { layers::Bidirectional(layers::LSTM(3), {.backward_layer = layers::LSTM(3)}); },
       {"different go_backwards"});
+  expect_error<ValueError>(
+      [] {
+        layers::Bidirectional(layers::LSTM(3),
+                              {.backward_layer = layers::LSTM(3, {.go_backwards = true, .stateful = true})});
+      },
+      {"same return_sequences, return_state and stateful"});
 }
 
 TEST_CASE("TimeDistributed applies a layer to every timestep and passes the mask through", "[recurrent]") {
