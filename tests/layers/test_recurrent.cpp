@@ -385,6 +385,16 @@ TEST_CASE("Dropout is inactive at inference and one seeded mask per call while t
   const at::Tensor y = linear(at::ones({4, 5, 3}), true);
   CHECK(((y == 0) | (y == 10)).all().item<bool>());
   CHECK((y == 10).any().item<bool>());
+  // Recurrent dropout alone: h_t = x_t + (h_{t-1} * m) with m in {0, 2} per unit; with one mask for the whole
+  // call five steps give 1 (m = 0) or 1 + 2 + 4 + 8 + 16 = 31 (m = 2), nothing in between.
+  layers::SimpleRNN recurrent(
+      3, {.activation = "linear", .use_bias = false, .recurrent_dropout = 0.5, .seed = 4});
+  recurrent(Tensors{x});
+  recurrent.set_weights({at::eye(3), at::eye(3)});
+  const at::Tensor r = recurrent(at::ones({4, 5, 3}), true);
+  CHECK(((r == 1) | (r == 31)).all().item<bool>());
+  CHECK((r == 31).any().item<bool>());
+  CHECK((r == 1).any().item<bool>());
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -641,6 +651,10 @@ TEST_CASE("Recurrent gradients match central finite differences in float64", "[r
   }
   SECTION("Bidirectional") {
     layers::Bidirectional layer(layers::LSTM(2, {.return_sequences = true}), {.merge_mode = "mul"});
+    check_gradients(layer, x, mask);
+  }
+  SECTION("TimeDistributed") {
+    layers::TimeDistributed layer(layers::Dense(2, {.activation = "tanh"}));
     check_gradients(layer, x, mask);
   }
 }
