@@ -29,7 +29,12 @@
 #include <strata/layers/normalization.h>
 #include <strata/layers/pooling.h>
 #include <strata/layers/preprocessing.h>
+#include <strata/layers/masking.h>
+#include <strata/layers/normalization.h>
+#include <strata/layers/pooling.h>
+#include <strata/layers/recurrent.h>
 #include <strata/layers/reshaping.h>
+#include <strata/layers/wrappers.h>
 #include <strata/losses/loss.h>
 #include <strata/losses/probabilistic.h>
 #include <strata/losses/regression.h>

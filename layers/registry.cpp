@@ -13,8 +13,13 @@
 #include <strata/layers/normalization.h>
 #include <strata/layers/pooling.h>
 #include <strata/layers/preprocessing.h>
+#include <strata/layers/masking.h>
+#include <strata/layers/normalization.h>
+#include <strata/layers/pooling.h>
+#include <strata/layers/recurrent.h>
 #include <strata/layers/registry.h>
 #include <strata/layers/reshaping.h>
+#include <strata/layers/wrappers.h>
 
 #include <map>
 #include <mutex>
@@ -107,6 +112,12 @@ std::map<std::string, LayerFactory>& registry() {
       {"RandomRotation", factory_of<RandomRotation>()},
       {"RandomTranslation", factory_of<RandomTranslation>()},
       {"RandomZoom", factory_of<RandomZoom>()},
+      {"Masking", factory_of<Masking>()},
+      {"SimpleRNN", factory_of<SimpleRNN>()},
+      {"LSTM", factory_of<LSTM>()},
+      {"GRU", factory_of<GRU>()},
+      {"Bidirectional", factory_of<Bidirectional>()},
+      {"TimeDistributed", factory_of<TimeDistributed>()},
   };
   return table;
 }
