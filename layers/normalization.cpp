@@ -119,24 +119,26 @@ void BatchNormalization::build(const Shape& input_shape) {
 
 at::Tensor BatchNormalization::call(const at::Tensor& inputs, bool training) {
   const at::Tensor x = floating_input(describe(), inputs, moving_mean_.scalar_type());
-  // ATen's batch_norm wants the channels on axis 1; a channels_last input becomes a channels-last-strided view.
+  // ATen's batch_norm wants the channels on axis 1. Moving the channels_last axis there gives a view in ATen's
+  // channels_last memory format, which its CPU kernels take as it is; the result moved back is contiguous again.
   const at::Tensor x_cf = axis_ == 1 ? x : x.movedim(axis_, 1);
   at::Tensor out;
   if (training && trainable()) {
-    out = at::batch_norm(x_cf, gamma_, beta_, {}, {}, /*training=*/true, 0.0, options_.epsilon, true);
+    // native_batch_norm also returns the batch mean and 1 / sqrt(variance + epsilon) it normalized with; the
+    // moving statistics are updated from those instead of a second (and on CPU slow) var_mean pass.
+    at::Tensor mean, inv_std;
+    std::tie(out, mean, inv_std) =
+        at::native_batch_norm(x_cf, gamma_, beta_, {}, {}, /*training=*/true, 0.0, options_.epsilon);
     at::NoGradGuard no_grad;
-    std::vector<int64_t> dims;
-    for (int64_t d = 0; d < x_cf.dim(); ++d)
-      if (d != 1) dims.push_back(d);
-    const auto [variance, mean] = at::var_mean(x_cf.detach(), dims, /*unbiased=*/false, /*keepdim=*/false);
+    const at::Tensor variance = inv_std.detach().pow(-2).sub_(options_.epsilon).clamp_min_(0);  // biased, as Keras
     const double m = options_.momentum;
-    moving_mean_.mul_(m).add_(mean, 1.0 - m);
+    moving_mean_.mul_(m).add_(mean.detach(), 1.0 - m);
     moving_variance_.mul_(m).add_(variance, 1.0 - m);
   } else {
     out = at::batch_norm(x_cf, gamma_, beta_, moving_mean_, moving_variance_, /*training=*/false, 0.0,
                          options_.epsilon, true);
   }
-  return (axis_ == 1 ? out : out.movedim(1, axis_)).contiguous();
+  return (axis_ == 1 ? out : out.movedim(1, axis_)).contiguous();  // a no-op for channels_last inputs
 }
 
 nlohmann::json BatchNormalization::get_config() const {

@@ -499,3 +499,23 @@ TEST_CASE("bad normalization arguments throw a strata::Error naming the layer", 
   CHECK_THROWS_WITH(bn(at::zeros({2, 4})), Contains("bn_channels"));
   CHECK_THROWS_AS(bn(at::zeros({2, 3}, at::kLong)), ValueError);
 }
+
+TEST_CASE("BatchNormalization moving statistics of an NHWC batch are its per-channel mean and biased variance",
+          "[normalization][batchnorm]") {
+  at::manual_seed(3);
+  // Channel 0 spread out, channel 1 constant (variance 0), channel 2 with a variance far below epsilon:
+  // the variance is recovered from the normalization's 1/sqrt(var + eps), so the small ones test its precision.
+  const at::Tensor x = at::stack({at::randn({2, 5, 5}) * 3 + 1, at::full({2, 5, 5}, 2.5), at::randn({2, 5, 5}) * 1e-3},
+                                 /*dim=*/3);
+  const Moments m = channel_moments(values_of(x), 3);
+  for (const at::ScalarType dtype : {at::kFloat, at::kDouble}) {
+    INFO("dtype " << c10::toString(dtype));
+    layers::BatchNormalization bn({.momentum = 0.0});  // moving = batch statistics after one step
+    bn.ensure_built({kNone, 5, 5, 3});
+    bn.set_weights({at::ones({3}, dtype), at::zeros({3}, dtype), at::zeros({3}, dtype), at::ones({3}, dtype)});
+    bn(x.to(dtype), /*training=*/true);
+    check_close(bn.moving_mean(), m.mean, 1e-6);
+    check_close(bn.moving_variance(), m.var, 1e-6);
+    CHECK(bn.moving_variance().min().item<double>() >= 0.0);
+  }
+}
