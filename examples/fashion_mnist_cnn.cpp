@@ -8,42 +8,9 @@
 // for one epoch (CI).
 // Options: --epochs N, --batch-size N, --data DIR, --threads N, --smoke.
 
-#include <ATen/ATen.h>
-#include <ATen/Parallel.h>
-
-#include <cstdio>
-#include <functional>
-#include <iostream>
-#include <string>
-#include <strata/strata.h>
+#include "example_cli.h"
 
 namespace {
-
-struct Args {
-  int epochs = 12;
-  int64_t batch_size = 128;
-  int threads = 2;
-  std::string data = strata::datasets::fashion_mnist::kDefaultPath;
-  bool smoke = false;
-};
-
-Args parse_args(int argc, char** argv) {
-  Args args;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) throw strata::ValueError("option " + arg + " needs a value");
-      return argv[++i];
-    };
-    if (arg == "--smoke") args.smoke = true;
-    else if (arg == "--epochs") args.epochs = std::stoi(value());
-    else if (arg == "--batch-size") args.batch_size = std::stoll(value());
-    else if (arg == "--threads") args.threads = std::stoi(value());
-    else if (arg == "--data") args.data = value();
-    else throw strata::ValueError("unknown option '" + arg + "'; expected --epochs, --batch-size, --threads, --data, --smoke");
-  }
-  return args;
-}
 
 // Keras' LearningRateScheduler: before every epoch, sets the optimizer's learning rate to
 // schedule(epoch, current learning rate).
@@ -64,20 +31,9 @@ class LearningRateScheduler : public strata::Callback {
 
 int main(int argc, char** argv) {
   using namespace strata;
-  try {
-    const Args args = parse_args(argc, argv);
-    at::set_num_threads(args.threads);
-    set_random_seed(42);
-
-    auto [x_train, y_train, x_test, y_test] = datasets::fashion_mnist::load(args.data);
-    int epochs = args.epochs;
-    if (args.smoke) {
-      x_train = x_train.narrow(0, 0, 2000);
-      y_train = y_train.narrow(0, 0, 2000);
-      x_test = x_test.narrow(0, 0, 1000);
-      y_test = y_test.narrow(0, 0, 1000);
-      epochs = 1;
-    }
+  return examples::run([&] {
+    const examples::Args args = examples::parse_args(argc, argv, /*default_epochs=*/12);
+    const auto data = examples::load_data(args, {.train = 2000, .test = 1000});
 
     Sequential model({
         layers::Input({28, 28}),
@@ -104,17 +60,14 @@ int main(int argc, char** argv) {
         .metrics = {"accuracy"},
     });
     // Large steps while the loss falls fast, then a tenfold smaller rate for the last third to settle.
-    const int drop_epoch = epochs - epochs / 3;
+    const int drop_epoch = args.epochs - args.epochs / 3;
     LearningRateScheduler schedule([drop_epoch](int epoch, double lr) { return epoch == drop_epoch ? lr / 10 : lr; });
     // The test set doubles as validation data: it is only watched, never trained on.
-    model.fit(x_train, y_train,
-              {.batch_size = args.batch_size, .epochs = epochs, .callbacks = {schedule}, .validation_data = {x_test, y_test}});
-
-    const Logs test = model.evaluate(x_test, y_test, {.batch_size = 512, .verbose = 0});
-    std::printf("Test loss: %.4f\nTest accuracy: %.4f\n", test.at("loss"), test.at("accuracy"));
-    return 0;
-  } catch (const strata::Error& e) {
-    std::cerr << "error: " << e.what() << '\n';
-    return 1;
-  }
+    model.fit(data.x_train, data.y_train,
+              {.batch_size = args.batch_size,
+               .epochs = args.epochs,
+               .callbacks = {schedule},
+               .validation_data = {data.x_test, data.y_test}});
+    examples::print_test_results(model, data);
+  });
 }

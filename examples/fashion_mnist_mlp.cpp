@@ -4,59 +4,13 @@
 // and reports the test loss and accuracy. `--smoke` trains on a small subset for one epoch (CI).
 // Options: --epochs N, --batch-size N, --data DIR, --threads N, --smoke.
 
-#include <ATen/ATen.h>
-#include <ATen/Parallel.h>
-
-#include <cstdio>
-#include <cstdlib>
-#include <iostream>
-#include <string>
-#include <strata/strata.h>
-
-namespace {
-
-struct Args {
-  int epochs = 20;
-  int64_t batch_size = 128;
-  int threads = 2;
-  std::string data = strata::datasets::fashion_mnist::kDefaultPath;
-  bool smoke = false;
-};
-
-Args parse_args(int argc, char** argv) {
-  Args args;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) throw strata::ValueError("option " + arg + " needs a value");
-      return argv[++i];
-    };
-    if (arg == "--smoke") args.smoke = true;
-    else if (arg == "--epochs") args.epochs = std::stoi(value());
-    else if (arg == "--batch-size") args.batch_size = std::stoll(value());
-    else if (arg == "--threads") args.threads = std::stoi(value());
-    else if (arg == "--data") args.data = value();
-    else throw strata::ValueError("unknown option '" + arg + "'; expected --epochs, --batch-size, --threads, --data, --smoke");
-  }
-  return args;
-}
-
-}  // namespace
+#include "example_cli.h"
 
 int main(int argc, char** argv) {
   using namespace strata;
-  try {
-    const Args args = parse_args(argc, argv);
-    at::set_num_threads(args.threads);
-    set_random_seed(42);
-
-    auto [x_train, y_train, x_test, y_test] = datasets::fashion_mnist::load(args.data);
-    int epochs = args.epochs;
-    if (args.smoke) {
-      x_train = x_train.narrow(0, 0, 6000);
-      y_train = y_train.narrow(0, 0, 6000);
-      epochs = 1;
-    }
+  return examples::run([&] {
+    const examples::Args args = examples::parse_args(argc, argv, /*default_epochs=*/20);
+    const auto data = examples::load_data(args, {.train = 6000, .test = 10000});
 
     Sequential model({
         layers::Input({28, 28}),
@@ -75,13 +29,8 @@ int main(int argc, char** argv) {
         .metrics = {"accuracy"},
     });
     // The test set doubles as validation data: it is only watched, never trained on.
-    model.fit(x_train, y_train, {.batch_size = args.batch_size, .epochs = epochs, .validation_data = {x_test, y_test}});
-
-    const Logs test = model.evaluate(x_test, y_test, {.batch_size = 512, .verbose = 0});
-    std::printf("Test loss: %.4f\nTest accuracy: %.4f\n", test.at("loss"), test.at("accuracy"));
-    return 0;
-  } catch (const strata::Error& e) {
-    std::cerr << "error: " << e.what() << '\n';
-    return 1;
-  }
+    model.fit(data.x_train, data.y_train,
+              {.batch_size = args.batch_size, .epochs = args.epochs, .validation_data = {data.x_test, data.y_test}});
+    examples::print_test_results(model, data);
+  });
 }
