@@ -3,8 +3,9 @@
 // "channels_last" (Keras' default; NWC / NHWC / NDHWC) or "channels_first" (NCW / NCHW / NCDHW). Kernels are
 // stored in Keras' layout (kernel_size..., in, out) whatever the data format, so get_weights/set_weights and
 // saved files use Keras' shapes; a channels_last call permutes to ATen's channels-first convolution and back,
-// a channels_first call hands its input to ATen as it is. "same" padding follows TensorFlow exactly: the total padding of
-// an axis is max((ceil(in / stride) - 1) * stride + (k - 1) * dilation + 1 - in, 0), the odd pixel on the right.
+// a channels_first call hands its input to ATen as it is. "same" padding follows TensorFlow exactly: the total
+// padding of an axis is max((ceil(in / stride) - 1) * stride + (k - 1) * dilation + 1 - in, 0), the odd pixel on
+// the right.
 
 #include <strata/core/activations.h>
 #include <strata/core/initializers.h>
@@ -109,8 +110,8 @@ struct SeparableConv2DOptions {
   std::string name = "";
 };
 
-// What every convolution layer shares: spatial rank, kernel size, strides, padding, dilation, and the shape
-// arithmetic of Keras (TensorFlow) for them.
+// What every convolution layer shares: spatial rank, kernel size, strides, padding, data format, dilation, and
+// the shape arithmetic of Keras (TensorFlow) for them.
 class ConvBase : public Layer {
  public:
   int64_t rank() const { return rank_; }  // number of spatial axes

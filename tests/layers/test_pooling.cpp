@@ -416,7 +416,8 @@ using PoolFactory = std::function<std::shared_ptr<Layer>(const std::string& data
 
 // make("channels_first") on x equals make("channels_last") on x permuted to channels-last, permuted back; the
 // channels_first compute_output_shape (unknown batch) matches the output and the config keeps data_format.
-void check_channels_first_matches_last(const PoolFactory& make, const at::Tensor& x_first, bool permute_back = true) {
+void check_channels_first_matches_last(const PoolFactory& make, const at::Tensor& x_first,
+                                       bool permute_back = true) {
   const auto last = make("channels_last");
   const auto first = make("channels_first");
   INFO(first->describe() << " on " << format_dims(x_first.sizes()));
@@ -445,13 +446,15 @@ PoolFactory pool_factory(std::vector<int64_t> pool_size, layers::PoolingOptions 
 template <class P>
 PoolFactory global_factory(bool keepdims) {
   return [=](const std::string& data_format) {
-    return std::make_shared<P>(layers::GlobalPoolingOptions{.data_format = data_format, .keepdims = keepdims});
+    return std::make_shared<P>(
+        layers::GlobalPoolingOptions{.data_format = data_format, .keepdims = keepdims});
   };
 }
 
 }  // namespace
 
-TEST_CASE("channels_first pooling equals channels_last pooling on the permuted input", "[pooling][channels_first]") {
+TEST_CASE("channels_first pooling equals channels_last pooling on the permuted input",
+          "[pooling][channels_first]") {
   at::manual_seed(21);
   const std::vector<std::pair<PoolFactory, std::vector<int64_t>>> cases = {
       {pool_factory<layers::MaxPooling1D>({3}, {.strides = {2}}), {2, 3, 9}},
@@ -462,36 +465,47 @@ TEST_CASE("channels_first pooling equals channels_last pooling on the permuted i
       {pool_factory<layers::MaxPooling2D>({}, {}), {2, 2, 6, 5}},
       {pool_factory<layers::AveragePooling2D>({2, 3}, {.strides = {1, 2}, .padding = "same"}), {2, 3, 5, 7}},
       {pool_factory<layers::AveragePooling2D>({3, 3}, {.strides = {2, 1}}), {1, 2, 7, 6}},
-      {pool_factory<layers::MaxPooling3D>({2, 3, 2}, {.strides = {1, 2, 2}, .padding = "same"}), {1, 2, 4, 5, 3}},
+      {pool_factory<layers::MaxPooling3D>({2, 3, 2}, {.strides = {1, 2, 2}, .padding = "same"}),
+       {1, 2, 4, 5, 3}},
       {pool_factory<layers::AveragePooling3D>({2}, {.padding = "same"}), {2, 3, 3, 5, 4}},
       {pool_factory<layers::AveragePooling3D>({2, 1, 3}, {.strides = {1}}), {1, 2, 4, 3, 5}},
   };
-  for (const auto& [make, shape] : cases) check_channels_first_matches_last(make, at::randn(shape, at::kDouble));
+  for (const auto& [make, shape] : cases)
+    check_channels_first_matches_last(make, at::randn(shape, at::kDouble));
 }
 
-TEST_CASE("channels_first global pooling reduces axes 2.. and keeps axis 1 as channels", "[pooling][channels_first]") {
+TEST_CASE("channels_first global pooling reduces axes 2.. and keeps axis 1 as channels",
+          "[pooling][channels_first]") {
   at::manual_seed(22);
   for (bool keepdims : {false, true}) {
     INFO("keepdims " << keepdims);
     // Without keepdims both formats give (batch, channels): no permutation back.
     const bool back = keepdims;
-    check_channels_first_matches_last(global_factory<layers::GlobalMaxPooling1D>(keepdims), at::randn({2, 3, 5}, at::kDouble), back);
-    check_channels_first_matches_last(global_factory<layers::GlobalAveragePooling1D>(keepdims), at::randn({2, 3, 5}, at::kDouble), back);
-    check_channels_first_matches_last(global_factory<layers::GlobalMaxPooling2D>(keepdims), at::randn({2, 3, 4, 5}, at::kDouble), back);
-    check_channels_first_matches_last(global_factory<layers::GlobalAveragePooling2D>(keepdims), at::randn({2, 3, 4, 5}, at::kDouble), back);
-    check_channels_first_matches_last(global_factory<layers::GlobalMaxPooling3D>(keepdims), at::randn({2, 3, 2, 4, 3}, at::kDouble), back);
-    check_channels_first_matches_last(global_factory<layers::GlobalAveragePooling3D>(keepdims), at::randn({2, 3, 2, 4, 3}, at::kDouble), back);
+    check_channels_first_matches_last(global_factory<layers::GlobalMaxPooling1D>(keepdims),
+                                      at::randn({2, 3, 5}, at::kDouble), back);
+    check_channels_first_matches_last(global_factory<layers::GlobalAveragePooling1D>(keepdims),
+                                      at::randn({2, 3, 5}, at::kDouble), back);
+    check_channels_first_matches_last(global_factory<layers::GlobalMaxPooling2D>(keepdims),
+                                      at::randn({2, 3, 4, 5}, at::kDouble), back);
+    check_channels_first_matches_last(global_factory<layers::GlobalAveragePooling2D>(keepdims),
+                                      at::randn({2, 3, 4, 5}, at::kDouble), back);
+    check_channels_first_matches_last(global_factory<layers::GlobalMaxPooling3D>(keepdims),
+                                      at::randn({2, 3, 2, 4, 3}, at::kDouble), back);
+    check_channels_first_matches_last(global_factory<layers::GlobalAveragePooling3D>(keepdims),
+                                      at::randn({2, 3, 2, 4, 3}, at::kDouble), back);
   }
-  CHECK(layers::GlobalAveragePooling2D({.data_format = "channels_first"}).compute_output_shape({kNone, 3, 4, 5}) ==
-        Shape{kNone, 3});
+  CHECK(layers::GlobalAveragePooling2D({.data_format = "channels_first"})
+            .compute_output_shape({kNone, 3, 4, 5}) == Shape{kNone, 3});
   CHECK(layers::GlobalMaxPooling3D({.data_format = "channels_first", .keepdims = true})
             .compute_output_shape({kNone, 3, 4, 5, 6}) == Shape{kNone, 3, 1, 1, 1});
 }
 
-TEST_CASE("channels_first GlobalAveragePooling1D averages only the unmasked timesteps", "[pooling][channels_first]") {
+TEST_CASE("channels_first GlobalAveragePooling1D averages only the unmasked timesteps",
+          "[pooling][channels_first]") {
   at::manual_seed(23);
   const at::Tensor x = at::randn({2, 3, 5}, at::kDouble);  // (batch, channels, steps)
-  const at::Tensor mask = at::tensor(std::vector<int64_t>{1, 1, 0, 1, 0, 1, 0, 0, 0, 0}).reshape({2, 5}).to(at::kBool);
+  const at::Tensor mask =
+      at::tensor(std::vector<int64_t>{1, 1, 0, 1, 0, 1, 0, 0, 0, 0}).reshape({2, 5}).to(at::kBool);
   // By hand: sample 0 keeps steps 0, 1, 3; sample 1 keeps step 0.
   const at::Tensor expected =
       at::stack({(x[0].select(1, 0) + x[0].select(1, 1) + x[0].select(1, 3)) / 3, x[1].select(1, 0)});
@@ -516,8 +530,8 @@ TEST_CASE("channels_first pooling shapes, configs and errors", "[pooling][channe
   const std::string cf = "channels_first";
   CHECK(layers::MaxPooling2D({3, 2}, {.strides = {2, 3}, .padding = "same", .data_format = cf})
             .compute_output_shape({kNone, 3, 8, 6}) == Shape{kNone, 3, 4, 2});
-  CHECK(layers::AveragePooling1D({3}, {.strides = {2}, .data_format = cf}).compute_output_shape({kNone, 4, 9}) ==
-        Shape{kNone, 4, 4});
+  CHECK(layers::AveragePooling1D({3}, {.strides = {2}, .data_format = cf})
+            .compute_output_shape({kNone, 4, 9}) == Shape{kNone, 4, 4});
   CHECK(layers::MaxPooling3D({2}, {.data_format = cf}).compute_output_shape({kNone, 5, 4, kNone, 7}) ==
         Shape{kNone, 5, 2, kNone, 3});
   // The spatial axes are 2..: a valid 5x5 pool fits (1, 1, 8, 8) channels_first but not (1, 8, 8, 1).
@@ -541,11 +555,20 @@ TEST_CASE("channels_first pooling shapes, configs and errors", "[pooling][channe
   // Configs keep data_format and the restored layer computes the same.
   at::manual_seed(24);
   const std::vector<std::pair<std::shared_ptr<Layer>, std::vector<int64_t>>> cases = {
-      {std::make_shared<layers::MaxPooling1D>(std::vector<int64_t>{3}, layers::PoolingOptions{.strides = {2}, .data_format = cf}), {2, 3, 7}},
-      {std::make_shared<layers::AveragePooling2D>(std::vector<int64_t>{2, 3}, layers::PoolingOptions{.padding = "same", .data_format = cf}), {2, 3, 5, 7}},
-      {std::make_shared<layers::MaxPooling3D>(std::vector<int64_t>{2}, layers::PoolingOptions{.data_format = cf}), {1, 2, 4, 4, 4}},
-      {std::make_shared<layers::GlobalMaxPooling2D>(layers::GlobalPoolingOptions{.data_format = cf, .keepdims = true}), {2, 3, 4, 5}},
-      {std::make_shared<layers::GlobalAveragePooling3D>(layers::GlobalPoolingOptions{.data_format = cf}), {2, 3, 2, 3, 4}},
+      {std::make_shared<layers::MaxPooling1D>(std::vector<int64_t>{3},
+                                              layers::PoolingOptions{.strides = {2}, .data_format = cf}),
+       {2, 3, 7}},
+      {std::make_shared<layers::AveragePooling2D>(
+           std::vector<int64_t>{2, 3}, layers::PoolingOptions{.padding = "same", .data_format = cf}),
+       {2, 3, 5, 7}},
+      {std::make_shared<layers::MaxPooling3D>(std::vector<int64_t>{2},
+                                              layers::PoolingOptions{.data_format = cf}),
+       {1, 2, 4, 4, 4}},
+      {std::make_shared<layers::GlobalMaxPooling2D>(
+           layers::GlobalPoolingOptions{.data_format = cf, .keepdims = true}),
+       {2, 3, 4, 5}},
+      {std::make_shared<layers::GlobalAveragePooling3D>(layers::GlobalPoolingOptions{.data_format = cf}),
+       {2, 3, 2, 3, 4}},
   };
   for (const auto& [original, shape] : cases) {
     INFO(original->describe());
@@ -560,8 +583,10 @@ TEST_CASE("channels_first pooling shapes, configs and errors", "[pooling][channe
 TEST_CASE("channels_first pooling gradients match central finite differences", "[pooling][channels_first]") {
   at::manual_seed(25);
   const at::Tensor x = at::randn({1, 2, 4, 5}, at::kDouble);
-  layers::AveragePooling2D avg_same({2, 3}, {.strides = {1, 2}, .padding = "same", .data_format = "channels_first"});
-  layers::MaxPooling2D max_same({3, 2}, {.strides = {2, 2}, .padding = "same", .data_format = "channels_first"});
+  layers::AveragePooling2D avg_same({2, 3},
+                                    {.strides = {1, 2}, .padding = "same", .data_format = "channels_first"});
+  layers::MaxPooling2D max_same({3, 2},
+                                {.strides = {2, 2}, .padding = "same", .data_format = "channels_first"});
   layers::GlobalAveragePooling2D gavg({.data_format = "channels_first", .keepdims = true});
   check_gradient([&](const at::Tensor& t) { return avg_same(t); }, x, 1e-6);
   check_gradient([&](const at::Tensor& t) { return max_same(t); }, x, 1e-6);
