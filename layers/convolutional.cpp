@@ -4,6 +4,7 @@
 #include <strata/layers/convolutional.h>
 
 #include <algorithm>
+#include <cctype>
 
 namespace strata::layers {
 namespace {
@@ -30,12 +31,18 @@ constraints::Spec constraint_from(const nlohmann::json& config, const char* key)
   return constraints::deserialize(config.value(key, nlohmann::json()));
 }
 
-const char* spatial_layout(int64_t rank) {
+const char* spatial_layout(int64_t rank, bool channels_first) {
   switch (rank) {
-    case 1: return "(batch, steps, channels)";
-    case 2: return "(batch, rows, cols, channels)";
-    default: return "(batch, dim1, dim2, dim3, channels)";
+    case 1: return channels_first ? "(batch, channels, steps)" : "(batch, steps, channels)";
+    case 2: return channels_first ? "(batch, channels, rows, cols)" : "(batch, rows, cols, channels)";
+    default: return channels_first ? "(batch, channels, dim1, dim2, dim3)" : "(batch, dim1, dim2, dim3, channels)";
   }
+}
+
+// Keras compares data_format in lower case.
+std::string lower(std::string text) {
+  std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return std::tolower(c); });
+  return text;
 }
 
 }  // namespace
@@ -55,8 +62,10 @@ ConvBase::ConvBase(std::string class_name, std::string name, int64_t rank, const
     throw ValueError(describe() + ": padding must be " +
                      (allow_causal ? "\"valid\", \"same\" or \"causal\"" : "\"valid\" or \"same\"") + ", got " +
                      in_quotes(padding_));
-  if (data_format != "channels_last")
-    throw ValueError(describe() + ": only data_format \"channels_last\" is supported, got " + in_quotes(data_format));
+  data_format_ = lower(data_format);
+  if (data_format_ != "channels_last" && data_format_ != "channels_first")
+    throw ValueError(describe() + ": data_format must be \"channels_last\" or \"channels_first\", got " +
+                     in_quotes(data_format));
   set_input_spec({.ndim = rank_ + 2});
 }
 
@@ -75,14 +84,35 @@ std::vector<int64_t> ConvBase::expand(const ConvTuple& tuple, const char* what, 
 void ConvBase::check_rank(const Shape& input_shape) const {
   if (static_cast<int64_t>(input_shape.size()) != rank_ + 2)
     throw ShapeError(describe() + ": expected input of rank " + std::to_string(rank_ + 2) + " " +
-                     spatial_layout(rank_) + ", got shape " + format_shape(input_shape));
+                     spatial_layout(rank_, channels_first()) + ", got shape " + format_shape(input_shape));
+}
+
+int64_t ConvBase::known_channels(const Shape& input_shape) const {
+  check_rank(input_shape);
+  const int64_t channels = input_shape[channel_axis()];
+  if (channels == kNone)
+    throw ShapeError(describe() + ": the channel dimension (axis " + std::to_string(channel_axis()) + ", " +
+                     data_format_ + ") of the input must be known, got " + format_shape(input_shape));
+  return channels;
+}
+
+void ConvBase::set_built_input_spec(int64_t channels) {
+  set_input_spec({.ndim = rank_ + 2, .axes = {{channels_first() ? 1 : -1, channels}}});
+}
+
+Shape ConvBase::output_shape(int64_t batch, const std::vector<int64_t>& spatial, int64_t channels) const {
+  Shape out{batch};
+  if (channels_first()) out.push_back(channels);
+  out.insert(out.end(), spatial.begin(), spatial.end());
+  if (!channels_first()) out.push_back(channels);
+  return out;
 }
 
 std::vector<int64_t> ConvBase::conv_output_sizes(const Shape& input_shape,
                                                  const std::string& input_description) const {
   std::vector<int64_t> out(rank_);
   for (int64_t i = 0; i < rank_; ++i) {
-    const int64_t in = input_shape[1 + i];
+    const int64_t in = input_shape[spatial_axis(i)];
     if (in == kNone) {
       out[i] = kNone;
     } else if (padding_ == "valid") {
@@ -104,19 +134,18 @@ std::vector<int64_t> ConvBase::conv_output_sizes(const Shape& input_shape,
 
 Shape ConvBase::forward_output_shape(const Shape& input_shape, int64_t channels) const {
   check_rank(input_shape);
-  Shape out{input_shape[0]};
-  for (int64_t d : conv_output_sizes(input_shape, format_shape(input_shape))) out.push_back(d);
-  out.push_back(channels);
-  return out;
+  return output_shape(input_shape[0], conv_output_sizes(input_shape, format_shape(input_shape)), channels);
 }
 
-at::Tensor ConvBase::to_channels_first(const at::Tensor& x) const {
+at::Tensor ConvBase::to_aten_layout(const at::Tensor& x) const {
+  if (channels_first()) return x;
   std::vector<int64_t> perm{0, rank_ + 1};
   for (int64_t i = 1; i <= rank_; ++i) perm.push_back(i);
   return x.permute(perm);
 }
 
-at::Tensor ConvBase::to_channels_last(const at::Tensor& y) const {
+at::Tensor ConvBase::from_aten_layout(const at::Tensor& y) const {
+  if (channels_first()) return y;
   std::vector<int64_t> perm{0};
   for (int64_t i = 2; i < rank_ + 2; ++i) perm.push_back(i);
   perm.push_back(1);
@@ -170,7 +199,7 @@ void ConvBase::add_base_config(nlohmann::json& config) const {
   config["kernel_size"] = kernel_size_;
   config["strides"] = strides_;
   config["padding"] = padding_;
-  config["data_format"] = "channels_last";
+  config["data_format"] = data_format_;
   config["dilation_rate"] = dilation_rate_;
 }
 
@@ -192,11 +221,7 @@ Conv::Conv(std::string class_name, int64_t rank, int64_t filters, const ConvTupl
 }
 
 void Conv::build(const Shape& input_shape) {
-  check_rank(input_shape);
-  const int64_t channels = input_shape.back();
-  if (channels == kNone)
-    throw ShapeError(describe() + ": the channel (last) dimension of the input must be known, got " +
-                     format_shape(input_shape));
+  const int64_t channels = known_channels(input_shape);
   if (channels % options_.groups != 0)
     throw ShapeError(describe() + ": input channels (" + std::to_string(channels) + ") must be divisible by groups (" +
                      std::to_string(options_.groups) + "), got input shape " + format_shape(input_shape));
@@ -208,13 +233,13 @@ void Conv::build(const Shape& input_shape) {
   if (options_.use_bias)
     bias_ = add_weight("bias", {filters_}, options_.bias_initializer, true, options_.bias_regularizer,
                        options_.bias_constraint);
-  set_input_spec({.ndim = rank_ + 2, .axes = {{-1, channels}}});
+  set_built_input_spec(channels);
 }
 
 at::Tensor Conv::call(const at::Tensor& inputs, bool training) {
   const at::Tensor x = cast_input(inputs, kernel_);
   conv_output_sizes(shape_of(x), format_dims(x.sizes()));
-  at::Tensor outputs = to_channels_last(convolve(to_channels_first(x), kernel_to_aten(kernel_), bias_, options_.groups));
+  at::Tensor outputs = from_aten_layout(convolve(to_aten_layout(x), kernel_to_aten(kernel_), bias_, options_.groups));
   return options_.activation.is_linear() ? outputs : options_.activation(outputs);
 }
 
@@ -315,11 +340,7 @@ int64_t ConvTranspose::output_length(int64_t axis, int64_t input_length) const {
 }
 
 void ConvTranspose::build(const Shape& input_shape) {
-  check_rank(input_shape);
-  const int64_t channels = input_shape.back();
-  if (channels == kNone)
-    throw ShapeError(describe() + ": the channel (last) dimension of the input must be known, got " +
-                     format_shape(input_shape));
+  const int64_t channels = known_channels(input_shape);
   compute_output_shape(input_shape);
   Shape kernel_shape = kernel_size_;
   kernel_shape.push_back(filters_);
@@ -329,7 +350,7 @@ void ConvTranspose::build(const Shape& input_shape) {
   if (options_.use_bias)
     bias_ = add_weight("bias", {filters_}, options_.bias_initializer, true, options_.bias_regularizer,
                        options_.bias_constraint);
-  set_input_spec({.ndim = rank_ + 2, .axes = {{-1, channels}}});
+  set_built_input_spec(channels);
 }
 
 at::Tensor ConvTranspose::call(const at::Tensor& inputs, bool training) {
@@ -341,7 +362,7 @@ at::Tensor ConvTranspose::call(const at::Tensor& inputs, bool training) {
   std::vector<int64_t> left(rank_), right(rank_);
   bool symmetric = true;
   for (int64_t i = 0; i < rank_; ++i) {
-    const int64_t in = x.size(1 + i);
+    const int64_t in = x.size(spatial_axis(i));
     const int64_t full = (in - 1) * strides_[i] + dilated_kernel(i);
     const int64_t length = output_length(i, in);
     const int64_t total = std::max<int64_t>(full - length, 0);
@@ -350,7 +371,7 @@ at::Tensor ConvTranspose::call(const at::Tensor& inputs, bool training) {
     symmetric = symmetric && right[i] == left[i];
   }
   const std::vector<int64_t> zeros(rank_, 0);
-  at::Tensor y = at::convolution(to_channels_first(x), kernel_to_aten(kernel_), at::Tensor(), strides_,
+  at::Tensor y = at::convolution(to_aten_layout(x), kernel_to_aten(kernel_), at::Tensor(), strides_,
                                  symmetric ? left : zeros, dilation_rate_, /*transposed=*/true, zeros, 1);
   if (!symmetric) {
     std::vector<int64_t> pads;  // negative pads crop
@@ -360,23 +381,28 @@ at::Tensor ConvTranspose::call(const at::Tensor& inputs, bool training) {
     }
     y = at::constant_pad_nd(y, pads, 0);
   }
-  at::Tensor outputs = to_channels_last(y);
-  if (bias_.defined()) outputs = outputs + bias_;
+  at::Tensor outputs = from_aten_layout(y);
+  // Added after the crop so that appended zero positions get the bias too; channels_first broadcasts it
+  // along axis 1.
+  if (bias_.defined()) {
+    std::vector<int64_t> bias_shape{filters_};
+    if (channels_first()) bias_shape.resize(rank_ + 1, 1);
+    outputs = outputs + bias_.view(bias_shape);
+  }
   return options_.activation.is_linear() ? outputs : options_.activation(outputs);
 }
 
 Shape ConvTranspose::compute_output_shape(const Shape& input_shape) const {
   check_rank(input_shape);
-  Shape out{input_shape[0]};
+  std::vector<int64_t> spatial;
   for (int64_t i = 0; i < rank_; ++i) {
-    const int64_t length = output_length(i, input_shape[1 + i]);
+    const int64_t length = output_length(i, input_shape[spatial_axis(i)]);
     if (length != kNone && length <= 0)
       throw ShapeError(describe() + ": input " + format_shape(input_shape) + " gives an empty output along spatial axis " +
                        std::to_string(i));
-    out.push_back(length);
+    spatial.push_back(length);
   }
-  out.push_back(filters_);
-  return out;
+  return output_shape(input_shape[0], spatial, filters_);
 }
 
 nlohmann::json ConvTranspose::get_config() const {
@@ -456,31 +482,27 @@ DepthwiseConv2D::DepthwiseConv2D(const ConvTuple& kernel_size, DepthwiseConv2DOp
 }
 
 void DepthwiseConv2D::build(const Shape& input_shape) {
-  check_rank(input_shape);
-  const int64_t channels = input_shape.back();
-  if (channels == kNone)
-    throw ShapeError(describe() + ": the channel (last) dimension of the input must be known, got " +
-                     format_shape(input_shape));
+  const int64_t channels = known_channels(input_shape);
   depthwise_kernel_ = add_weight("depthwise_kernel", {kernel_size_[0], kernel_size_[1], channels, options_.depth_multiplier},
                                  options_.depthwise_initializer, true, options_.depthwise_regularizer,
                                  options_.depthwise_constraint);
   if (options_.use_bias)
     bias_ = add_weight("bias", {channels * options_.depth_multiplier}, options_.bias_initializer, true,
                        options_.bias_regularizer, options_.bias_constraint);
-  set_input_spec({.ndim = 4, .axes = {{-1, channels}}});
+  set_built_input_spec(channels);
 }
 
 at::Tensor DepthwiseConv2D::call(const at::Tensor& inputs, bool training) {
   const at::Tensor x = cast_input(inputs, depthwise_kernel_);
   conv_output_sizes(shape_of(x), format_dims(x.sizes()));
-  at::Tensor outputs = to_channels_last(
-      convolve(to_channels_first(x), depthwise_to_aten(depthwise_kernel_), bias_, depthwise_kernel_.size(2)));
+  at::Tensor outputs = from_aten_layout(
+      convolve(to_aten_layout(x), depthwise_to_aten(depthwise_kernel_), bias_, depthwise_kernel_.size(2)));
   return options_.activation.is_linear() ? outputs : options_.activation(outputs);
 }
 
 Shape DepthwiseConv2D::compute_output_shape(const Shape& input_shape) const {
   check_rank(input_shape);
-  const int64_t channels = input_shape.back();
+  const int64_t channels = input_shape[channel_axis()];
   return forward_output_shape(input_shape, channels == kNone ? kNone : channels * options_.depth_multiplier);
 }
 
@@ -538,11 +560,7 @@ SeparableConv2D::SeparableConv2D(int64_t filters, const ConvTuple& kernel_size, 
 }
 
 void SeparableConv2D::build(const Shape& input_shape) {
-  check_rank(input_shape);
-  const int64_t channels = input_shape.back();
-  if (channels == kNone)
-    throw ShapeError(describe() + ": the channel (last) dimension of the input must be known, got " +
-                     format_shape(input_shape));
+  const int64_t channels = known_channels(input_shape);
   const int64_t dm = options_.depth_multiplier;
   depthwise_kernel_ = add_weight("depthwise_kernel", {kernel_size_[0], kernel_size_[1], channels, dm},
                                  options_.depthwise_initializer, true, options_.depthwise_regularizer,
@@ -552,17 +570,17 @@ void SeparableConv2D::build(const Shape& input_shape) {
   if (options_.use_bias)
     bias_ = add_weight("bias", {filters_}, options_.bias_initializer, true, options_.bias_regularizer,
                        options_.bias_constraint);
-  set_input_spec({.ndim = 4, .axes = {{-1, channels}}});
+  set_built_input_spec(channels);
 }
 
 at::Tensor SeparableConv2D::call(const at::Tensor& inputs, bool training) {
   const at::Tensor x = cast_input(inputs, depthwise_kernel_);
   conv_output_sizes(shape_of(x), format_dims(x.sizes()));
   const at::Tensor depthwise =
-      convolve(to_channels_first(x), depthwise_to_aten(depthwise_kernel_), at::Tensor(), depthwise_kernel_.size(2));
+      convolve(to_aten_layout(x), depthwise_to_aten(depthwise_kernel_), at::Tensor(), depthwise_kernel_.size(2));
   const at::Tensor pointwise = at::convolution(depthwise, kernel_to_aten(pointwise_kernel_), bias_, {1, 1}, {0, 0},
                                                {1, 1}, /*transposed=*/false, {0, 0}, 1);
-  at::Tensor outputs = to_channels_last(pointwise);
+  at::Tensor outputs = from_aten_layout(pointwise);
   return options_.activation.is_linear() ? outputs : options_.activation(outputs);
 }
 

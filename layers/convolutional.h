@@ -1,9 +1,11 @@
 #pragma once
-// Convolution layers on channels_last inputs (NWC / NHWC / NDHWC), Keras' default data format: Conv1D/2D/3D,
-// Conv1D/2D/3DTranspose, DepthwiseConv2D and SeparableConv2D. Kernels are stored in Keras' layout
-// (kernel_size..., in, out) so get_weights/set_weights and saved files use Keras' shapes; the call permutes to
-// ATen's channels-first convolution and back. "same" padding follows TensorFlow exactly: the total padding of
-// an axis is max((ceil(in / stride) - 1) * stride + (k - 1) * dilation + 1 - in, 0), the odd pixel on the right.
+// Convolution layers: Conv1D/2D/3D, Conv1D/2D/3DTranspose, DepthwiseConv2D and SeparableConv2D. data_format
+// "channels_last" (Keras' default; NWC / NHWC / NDHWC) or "channels_first" (NCW / NCHW / NCDHW). Kernels are
+// stored in Keras' layout (kernel_size..., in, out) whatever the data format, so get_weights/set_weights and
+// saved files use Keras' shapes; a channels_last call permutes to ATen's channels-first convolution and back,
+// a channels_first call hands its input to ATen as it is. "same" padding follows TensorFlow exactly: the total
+// padding of an axis is max((ceil(in / stride) - 1) * stride + (k - 1) * dilation + 1 - in, 0), the odd pixel on
+// the right.
 
 #include <strata/core/activations.h>
 #include <strata/core/initializers.h>
@@ -35,7 +37,7 @@ class ConvTuple {
 struct ConvOptions {
   ConvTuple strides = 1;
   std::string padding = "valid";  // "valid", "same", and "causal" for Conv1D
-  std::string data_format = "channels_last";
+  std::string data_format = "channels_last";  // or "channels_first"
   ConvTuple dilation_rate = 1;
   int64_t groups = 1;  // input channels and filters must both be divisible by it
   activations::Function activation = "linear";
@@ -108,8 +110,8 @@ struct SeparableConv2DOptions {
   std::string name = "";
 };
 
-// What every convolution layer shares: spatial rank, kernel size, strides, padding, dilation, and the shape
-// arithmetic of Keras (TensorFlow) for them.
+// What every convolution layer shares: spatial rank, kernel size, strides, padding, data format, dilation, and
+// the shape arithmetic of Keras (TensorFlow) for them.
 class ConvBase : public Layer {
  public:
   int64_t rank() const { return rank_; }  // number of spatial axes
@@ -117,6 +119,7 @@ class ConvBase : public Layer {
   const std::vector<int64_t>& strides() const { return strides_; }
   const std::vector<int64_t>& dilation_rate() const { return dilation_rate_; }
   const std::string& padding() const { return padding_; }
+  const std::string& data_format() const { return data_format_; }
 
  protected:
   ConvBase(std::string class_name, std::string name, int64_t rank, const ConvTuple& kernel_size,
@@ -127,6 +130,16 @@ class ConvBase : public Layer {
   std::vector<int64_t> expand(const ConvTuple& tuple, const char* what, int64_t min_value) const;
   // Throws ShapeError unless `input_shape` has rank() + 2 axes.
   void check_rank(const Shape& input_shape) const;
+  bool channels_first() const { return data_format_ == "channels_first"; }
+  // The axis holding the channels (1 or the last) and the axis of spatial axis i, for this data format.
+  int64_t channel_axis() const { return channels_first() ? 1 : rank_ + 1; }
+  int64_t spatial_axis(int64_t i) const { return channels_first() ? 2 + i : 1 + i; }
+  // The size of the channel axis of a build shape; throws ShapeError when it is None.
+  int64_t known_channels(const Shape& input_shape) const;
+  // The input spec of a built layer: rank() + 2 axes and `channels` on the channel axis.
+  void set_built_input_spec(int64_t channels);
+  // An output shape in this data format from the batch size, spatial sizes and channels.
+  Shape output_shape(int64_t batch, const std::vector<int64_t>& spatial, int64_t channels) const;
   // The kernel extent with dilation, (k - 1) * d + 1, of spatial axis i.
   int64_t dilated_kernel(int64_t i) const { return (kernel_size_[i] - 1) * dilation_rate_[i] + 1; }
   // Spatial output sizes of a forward convolution (None stays None); throws ShapeError when "valid" and an
@@ -134,9 +147,10 @@ class ConvBase : public Layer {
   std::vector<int64_t> conv_output_sizes(const Shape& input_shape, const std::string& input_description) const;
   // The whole output shape of a forward convolution with `channels` output channels.
   Shape forward_output_shape(const Shape& input_shape, int64_t channels) const;
-  // NWC / NHWC / NDHWC to channels-first and back.
-  at::Tensor to_channels_first(const at::Tensor& x) const;
-  at::Tensor to_channels_last(const at::Tensor& y) const;
+  // An input in this data format as ATen's channels-first layout, and an ATen result back in this format
+  // (permutes for channels_last, the tensor itself for channels_first).
+  at::Tensor to_aten_layout(const at::Tensor& x) const;
+  at::Tensor from_aten_layout(const at::Tensor& y) const;
   // A Keras-layout kernel (kernel_size..., a, b) as ATen's (b, a, kernel_size...).
   at::Tensor kernel_to_aten(const at::Tensor& kernel) const;
   // ATen's convolution of channels-first `x` with this layer's strides, dilation and TF padding.
@@ -150,6 +164,7 @@ class ConvBase : public Layer {
   std::vector<int64_t> kernel_size_;
   std::vector<int64_t> strides_;
   std::string padding_;
+  std::string data_format_;
   std::vector<int64_t> dilation_rate_;
 };
 

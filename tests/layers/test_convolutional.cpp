@@ -646,8 +646,8 @@ TEST_CASE("Convolution layers reject bad arguments and inputs with errors naming
                            {"bad_padding", "padding", "full"});
   expect_error<ValueError>([] { layers::Conv2D(4, 3, {.padding = "causal", .name = "causal2d"}); },
                            {"causal2d", "causal"});
-  expect_error<ValueError>([] { layers::Conv2D(4, 3, {.data_format = "channels_first", .name = "cf"}); },
-                           {"cf", "channels_first"});
+  expect_error<ValueError>([] { layers::Conv2D(4, 3, {.data_format = "channels_middle", .name = "cf"}); },
+                           {"cf", "data_format", "channels_middle"});
   expect_error<ValueError>([] { layers::Conv2D(5, 3, {.groups = 2, .name = "odd_groups"}); },
                            {"odd_groups", "filters", "groups"});
   expect_error<ValueError>([] { layers::Conv2DTranspose(-1, 3, {.name = "neg_t"}); }, {"neg_t", "filters", "-1"});
@@ -679,4 +679,339 @@ TEST_CASE("Convolution layers reject bad arguments and inputs with errors naming
   expect_error<ShapeError>([&] { t(at::zeros({1, 5, 5, 2, 1})); }, {"t_rank", "[1, 5, 5, 2, 1]"});
   layers::Conv2D ints(2, 1, {.name = "ints"});
   expect_error<ValueError>([&] { ints(at::zeros({1, 2, 2, 1}, at::kLong)); }, {"ints", "floating"});
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// data_format "channels_first": every layer against its channels_last self on the permuted input, same
+// weights.
+
+namespace {
+
+// (N, C, spatial...) -> (N, spatial..., C) and back.
+at::Tensor channels_first_to_last(const at::Tensor& x) {
+  std::vector<int64_t> perm{0};
+  for (int64_t i = 2; i < x.dim(); ++i) perm.push_back(i);
+  perm.push_back(1);
+  return x.permute(perm).contiguous();
+}
+at::Tensor channels_last_to_first(const at::Tensor& x) {
+  std::vector<int64_t> perm{0, x.dim() - 1};
+  for (int64_t i = 1; i < x.dim() - 1; ++i) perm.push_back(i);
+  return x.permute(perm).contiguous();
+}
+
+using LayerFactory = std::function<std::shared_ptr<Layer>(const std::string& data_format)>;
+
+// Builds make("channels_last") on x permuted to channels-last and make("channels_first") on x
+// (channels-first), gives the channels_first layer the channels_last layer's weights, and compares the
+// outputs (permuted back), the weight shapes and compute_output_shape with an unknown batch.
+void check_channels_first_matches_last(const LayerFactory& make, const at::Tensor& x_first) {
+  const auto last = make("channels_last");
+  const auto first = make("channels_first");
+  INFO(first->describe() << " on " << format_dims(x_first.sizes()));
+  const at::Tensor expected = channels_last_to_first((*last)(channels_first_to_last(x_first)));
+  (*first)(x_first);  // builds; set_weights checks that every weight has the channels_last layer's shape
+  first->set_weights(last->get_weights());
+  const at::Tensor actual = (*first)(x_first);
+  check_close(actual, expected, 1e-5);
+  Shape input_shape(x_first.sizes().begin(), x_first.sizes().end());
+  input_shape[0] = kNone;
+  Shape output_shape(actual.sizes().begin(), actual.sizes().end());
+  output_shape[0] = kNone;
+  CHECK(first->compute_output_shape(input_shape) == output_shape);
+  CHECK(first->get_config().at("data_format") == "channels_first");
+}
+
+}  // namespace
+
+TEST_CASE("channels_first Conv1D/2D/3D equal channels_last on the permuted input",
+          "[layers][conv][channels_first]") {
+  const std::vector<std::pair<LayerFactory, std::vector<int64_t>>> cases = {
+      {[](const std::string& f) {
+         return std::make_shared<layers::Conv1D>(4, 3, layers::ConvOptions{.data_format = f});
+       },
+       {2, 3, 9}},
+      {[](const std::string& f) {
+         return std::make_shared<layers::Conv1D>(
+             3, 4, layers::ConvOptions{.strides = 2, .padding = "same", .data_format = f});
+       },
+       {2, 2, 9}},
+      {[](const std::string& f) {
+         return std::make_shared<layers::Conv1D>(
+             2, 2,
+             layers::ConvOptions{
+                 .padding = "causal", .data_format = f, .dilation_rate = 2, .activation = "tanh"});
+       },
+       {2, 3, 7}},
+      {[](const std::string& f) {
+         return std::make_shared<layers::Conv1D>(
+             4, 3, layers::ConvOptions{.padding = "causal", .data_format = f, .groups = 2});
+       },
+       {1, 4, 6}},
+      {[](const std::string& f) {
+         return std::make_shared<layers::Conv2D>(
+             5, layers::ConvTuple{3, 2},
+             layers::ConvOptions{.strides = {2, 1}, .padding = "same", .data_format = f});
+       },
+       {2, 3, 7, 6}},
+      {[](const std::string& f) {
+         return std::make_shared<layers::Conv2D>(
+             3, 3,
+             layers::ConvOptions{
+                 .data_format = f, .dilation_rate = 2, .activation = "relu", .use_bias = false});
+       },
+       {2, 2, 8, 7}},
+      {[](const std::string& f) {
+         return std::make_shared<layers::Conv2D>(
+             6, 2, layers::ConvOptions{.padding = "same", .data_format = f, .groups = 3});
+       },
+       {1, 6, 5, 4}},
+      {[](const std::string& f) {
+         return std::make_shared<layers::Conv3D>(
+             3, 2, layers::ConvOptions{.strides = {1, 2, 1}, .padding = "same", .data_format = f});
+       },
+       {2, 2, 4, 5, 3}},
+      {[](const std::string& f) {
+         return std::make_shared<layers::Conv3D>(
+             2, layers::ConvTuple{2, 1, 3},
+             layers::ConvOptions{.data_format = f, .dilation_rate = {1, 1, 2}});
+       },
+       {1, 3, 3, 4, 6}},
+  };
+  for (size_t i = 0; i < cases.size(); ++i)
+    check_channels_first_matches_last(cases[i].first, rnd(cases[i].second, 300 + i));
+}
+
+TEST_CASE("channels_first transposed convolutions equal channels_last on the permuted input",
+          "[layers][conv][channels_first]") {
+  const std::vector<std::pair<LayerFactory, std::vector<int64_t>>> cases = {
+      {[](const std::string& f) {
+         return std::make_shared<layers::Conv1DTranspose>(
+             3, 3, layers::ConvTransposeOptions{.strides = 2, .data_format = f});
+       },
+       {2, 2, 5}},
+      {[](const std::string& f) {
+         return std::make_shared<layers::Conv1DTranspose>(
+             2, 3,
+             layers::ConvTransposeOptions{
+                 .strides = 2, .padding = "same", .output_padding = 1, .data_format = f});
+       },
+       {2, 3, 4}},
+      {[](const std::string& f) {
+         return std::make_shared<layers::Conv2DTranspose>(
+             4, layers::ConvTuple{3, 2},
+             layers::ConvTransposeOptions{.strides = {2, 3}, .padding = "same", .data_format = f});
+       },
+       {2, 3, 4, 3}},
+      // valid with the stride larger than the kernel: Keras' length appends positions that hold only the
+      // bias.
+      {[](const std::string& f) {
+         return std::make_shared<layers::Conv2DTranspose>(
+             2, 2, layers::ConvTransposeOptions{.strides = 3, .data_format = f, .bias_initializer = "ones"});
+       },
+       {1, 2, 3, 2}},
+      {[](const std::string& f) {
+         return std::make_shared<layers::Conv2DTranspose>(
+             3, 3, layers::ConvTransposeOptions{.data_format = f, .dilation_rate = 2, .activation = "tanh"});
+       },
+       {2, 2, 3, 4}},
+      {[](const std::string& f) {
+         return std::make_shared<layers::Conv3DTranspose>(
+             2, 2, layers::ConvTransposeOptions{.strides = 2, .padding = "same", .data_format = f});
+       },
+       {1, 3, 2, 3, 2}},
+  };
+  for (size_t i = 0; i < cases.size(); ++i)
+    check_channels_first_matches_last(cases[i].first, rnd(cases[i].second, 320 + i));
+}
+
+TEST_CASE("channels_first DepthwiseConv2D and SeparableConv2D equal channels_last on the permuted input",
+          "[layers][conv][channels_first]") {
+  const std::vector<std::pair<LayerFactory, std::vector<int64_t>>> cases = {
+      {[](const std::string& f) {
+         return std::make_shared<layers::DepthwiseConv2D>(
+             3, layers::DepthwiseConv2DOptions{
+                    .strides = 2, .padding = "same", .depth_multiplier = 2, .data_format = f});
+       },
+       {2, 3, 7, 6}},
+      {[](const std::string& f) {
+         return std::make_shared<layers::DepthwiseConv2D>(
+             layers::ConvTuple{2, 3}, layers::DepthwiseConv2DOptions{
+                                          .data_format = f, .dilation_rate = 2, .bias_initializer = "ones"});
+       },
+       {1, 2, 6, 8}},
+      {[](const std::string& f) {
+         return std::make_shared<layers::SeparableConv2D>(
+             4, 3,
+             layers::SeparableConv2DOptions{.padding = "same", .data_format = f, .depth_multiplier = 2});
+       },
+       {2, 3, 5, 6}},
+      {[](const std::string& f) {
+         return std::make_shared<layers::SeparableConv2D>(
+             3, 2, layers::SeparableConv2DOptions{.strides = 2, .data_format = f, .activation = "relu"});
+       },
+       {1, 2, 7, 5}},
+  };
+  for (size_t i = 0; i < cases.size(); ++i)
+    check_channels_first_matches_last(cases[i].first, rnd(cases[i].second, 340 + i));
+}
+
+TEST_CASE("channels_first convolution output shapes follow the arithmetic with channels on axis 1",
+          "[layers][conv][channels_first]") {
+  const std::string cf = "channels_first";
+  CHECK(layers::Conv1D(4, 3, {.data_format = cf, .dilation_rate = 2}).compute_output_shape({kNone, 2, 9}) ==
+        Shape{kNone, 4, valid_length(9, 3, 1, 2)});
+  CHECK(layers::Conv1D(4, 3, {.padding = "causal", .data_format = cf, .dilation_rate = 2})
+            .compute_output_shape({kNone, 2, 9}) == Shape{kNone, 4, 9});
+  CHECK(layers::Conv2D(5, {3, 2}, {.strides = {2, 1}, .padding = "same", .data_format = cf})
+            .compute_output_shape({kNone, 3, 7, 6}) == Shape{kNone, 5, same_length(7, 2), same_length(6, 1)});
+  CHECK(layers::Conv2D(5, 3, {.data_format = cf}).compute_output_shape({kNone, 3, kNone, 6}) ==
+        Shape{kNone, 5, kNone, 4});
+  CHECK(layers::Conv3D(2, {2, 3, 1}, {.strides = {2, 2, 3}, .data_format = cf})
+            .compute_output_shape({4, 1, 6, 7, 8}) ==
+        Shape{4, 2, valid_length(6, 2, 2, 1), valid_length(7, 3, 2, 1), valid_length(8, 1, 3, 1)});
+  CHECK(layers::Conv2DTranspose(3, {3, 2}, {.strides = {2, 3}, .padding = "same", .data_format = cf})
+            .compute_output_shape({kNone, 4, 5, 6}) ==
+        Shape{kNone, 3, deconv_length(5, 3, "same", -1, 2, 1), deconv_length(6, 2, "same", -1, 3, 1)});
+  CHECK(layers::Conv1DTranspose(2, 3, {.strides = 2, .output_padding = 1, .data_format = cf})
+            .compute_output_shape({kNone, 4, 5}) == Shape{kNone, 2, deconv_length(5, 3, "valid", 1, 2, 1)});
+  CHECK(layers::DepthwiseConv2D(3, {.depth_multiplier = 3, .data_format = cf})
+            .compute_output_shape({2, 4, 6, 5}) == Shape{2, 12, 4, 3});
+  CHECK(layers::SeparableConv2D(7, 3, {.strides = 2, .padding = "same", .data_format = cf})
+            .compute_output_shape({2, 4, 6, 5}) == Shape{2, 7, 3, 3});
+  // Keras compares data_format in lower case.
+  CHECK(layers::Conv2D(2, 3, {.data_format = "Channels_First"}).data_format() == cf);
+}
+
+TEST_CASE("channels_first convolution configs keep data_format through serialize and deserialize",
+          "[layers][conv][channels_first]") {
+  const std::string cf = "channels_first";
+  const std::vector<std::pair<std::shared_ptr<Layer>, std::vector<int64_t>>> cases = {
+      {std::make_shared<layers::Conv1D>(
+           3, 2, layers::ConvOptions{.padding = "causal", .data_format = cf, .name = "c1"}),
+       {2, 2, 6}},
+      {std::make_shared<layers::Conv2D>(
+           4, 3, layers::ConvOptions{.padding = "same", .data_format = cf, .groups = 2}),
+       {2, 4, 5, 5}},
+      {std::make_shared<layers::Conv3D>(2, 2, layers::ConvOptions{.data_format = cf}), {1, 2, 3, 4, 3}},
+      {std::make_shared<layers::Conv1DTranspose>(
+           2, 3, layers::ConvTransposeOptions{.strides = 2, .data_format = cf}),
+       {1, 3, 4}},
+      {std::make_shared<layers::Conv2DTranspose>(
+           2, 3,
+           layers::ConvTransposeOptions{
+               .strides = 2, .padding = "same", .output_padding = 1, .data_format = cf}),
+       {1, 3, 3, 4}},
+      {std::make_shared<layers::Conv3DTranspose>(2, 2, layers::ConvTransposeOptions{.data_format = cf}),
+       {1, 2, 2, 2, 3}},
+      {std::make_shared<layers::DepthwiseConv2D>(
+           3, layers::DepthwiseConv2DOptions{.depth_multiplier = 2, .data_format = cf}),
+       {1, 3, 5, 5}},
+      {std::make_shared<layers::SeparableConv2D>(3, 2, layers::SeparableConv2DOptions{.data_format = cf}),
+       {1, 2, 4, 4}},
+  };
+  for (size_t i = 0; i < cases.size(); ++i) {
+    Layer& original = *cases[i].first;
+    INFO(original.describe());
+    CHECK(original.get_config().at("data_format") == cf);
+    check_config_round_trip(original);
+    const at::Tensor x = rnd(cases[i].second, 360 + i);
+    const at::Tensor y = original(x);
+    const auto copy = layers::deserialize(layers::serialize(original));
+    (*copy)(x);
+    copy->set_weights(original.get_weights());
+    CHECK(at::allclose((*copy)(x), y));
+  }
+}
+
+TEST_CASE("channels_first convolutions reject a wrong rank, a wrong channel count and unknown data formats",
+          "[layers][conv][channels_first]") {
+  const std::string cf = "channels_first";
+  layers::Conv2D conv(2, 3, {.data_format = cf, .name = "cf_rank"});
+  expect_error<ShapeError>([&] { conv(at::zeros({1, 3, 5})); }, {"cf_rank", "[1, 3, 5]"});
+  expect_error<ShapeError>(
+      [&] {
+        conv.compute_output_shape({kNone, 3, 5});
+      },
+      {"cf_rank", "rank 4", "(batch, channels, rows, cols)", "(None, 3, 5)"});
+  conv(at::zeros({1, 3, 5, 5}));
+  CHECK(conv.kernel().sizes() == at::IntArrayRef{3, 3, 3, 2});
+  CHECK(conv(at::zeros({2, 3, 7, 6})).sizes() == at::IntArrayRef{2, 2, 5, 4});
+  // Built on 3 channels, the input spec requires 3 on axis 1: a channels_last-shaped input has 5 there.
+  expect_error<ShapeError>(
+      [&] {
+        conv(at::zeros({1, 5, 5, 3}));
+      },
+      {"cf_rank", "(None, 3, None, None)", "[1, 5, 5, 3]"});
+  expect_error<ShapeError>(
+      [&] {
+        conv(at::zeros({1, 4, 5, 5}));
+      },
+      {"cf_rank", "(None, 3, None, None)", "[1, 4, 5, 5]"});
+
+  layers::Conv1D grouped(4, 2, {.data_format = cf, .groups = 2, .name = "cf_groups"});
+  expect_error<ShapeError>([&] { grouped(at::zeros({1, 3, 8})); }, {"cf_groups", "3", "groups"});
+  layers::Conv1D small(2, 5, {.data_format = cf, .name = "cf_small"});
+  expect_error<ShapeError>([&] { small(at::zeros({1, 8, 4})); }, {"cf_small", "valid", "[1, 8, 4]"});
+  layers::DepthwiseConv2D dw(3, {.data_format = cf, .name = "cf_dw"});
+  dw(at::zeros({1, 2, 4, 4}));
+  expect_error<ShapeError>(
+      [&] {
+        dw(at::zeros({1, 4, 4, 2}));
+      },
+      {"cf_dw", "(None, 2, None, None)", "[1, 4, 4, 2]"});
+  layers::Conv3DTranspose t3(2, 2, {.data_format = cf, .name = "cf_t3"});
+  expect_error<ShapeError>([&] { t3(at::zeros({1, 2, 3, 3})); }, {"cf_t3", "[1, 2, 3, 3]"});
+  expect_error<ShapeError>(
+      [&] {
+        t3.compute_output_shape({kNone, 2, 3, 3});
+      },
+      {"cf_t3", "(batch, channels, dim1, dim2, dim3)"});
+
+  for (const std::string bad : {"channels_middle", "NCHW", ""}) {
+    expect_error<ValueError>([&] { layers::Conv1D(2, 3, {.data_format = bad, .name = "bad_c1"}); },
+                             {"bad_c1", "data_format", "\"" + bad + "\""});
+    expect_error<ValueError>([&] { layers::Conv3DTranspose(2, 3, {.data_format = bad, .name = "bad_t3"}); },
+                             {"bad_t3", "data_format", "channels_first"});
+    expect_error<ValueError>([&] { layers::DepthwiseConv2D(3, {.data_format = bad, .name = "bad_dw"}); },
+                             {"bad_dw", "data_format"});
+    expect_error<ValueError>([&] { layers::SeparableConv2D(2, 3, {.data_format = bad, .name = "bad_sep"}); },
+                             {"bad_sep", "data_format"});
+  }
+  expect_error<ValueError>(
+      [] {
+        layers::deserialize(
+            {{"class_name", "Conv2D"},
+             {"config", {{"name", "bad_cfg"}, {"filters", 2}, {"kernel_size", 3}, {"data_format", "nchw"}}}});
+      },
+      {"bad_cfg", "data_format", "nchw"});
+}
+
+TEST_CASE("channels_first convolution gradients match central finite differences",
+          "[layers][conv][channels_first]") {
+  SECTION("Conv2D, same, stride 2, tanh") {
+    layers::Conv2D conv(
+        2, 2, {.strides = 2, .padding = "same", .data_format = "channels_first", .activation = "tanh"});
+    const at::Tensor x = rnd({1, 2, 5, 5}, 380);
+    conv(x);
+    check_gradient(conv, x, 0);
+    check_gradient(conv, x, 1);
+    check_gradient(conv, x, -1);
+  }
+  SECTION("Conv1D causal, dilated") {
+    layers::Conv1D conv(
+        2, 2,
+        {.padding = "causal", .data_format = "channels_first", .dilation_rate = 2, .activation = "tanh"});
+    const at::Tensor x = rnd({2, 2, 6}, 381);
+    conv(x);
+    check_gradient(conv, x, 0);
+    check_gradient(conv, x, -1);
+  }
+  SECTION("Conv2DTranspose, valid, stride 3 (bias on appended positions)") {
+    layers::Conv2DTranspose conv(2, 2, {.strides = 3, .data_format = "channels_first", .activation = "tanh"});
+    const at::Tensor x = rnd({1, 2, 2, 3}, 382);
+    conv(x);
+    check_gradient(conv, x, 1);
+    check_gradient(conv, x, -1);
+  }
 }

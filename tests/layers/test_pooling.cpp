@@ -393,3 +393,202 @@ TEST_CASE("pooling rejects a wrong rank, a pool larger than a valid input, and i
   CHECK_THROWS_AS(layers::AveragePooling2D()(at::zeros({1, 4, 4, 1}, at::kLong)), ValueError);
   CHECK_THROWS_AS(layers::GlobalMaxPooling2D()(at::zeros({1, 4, 4})), ShapeError);
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// data_format "channels_first": every layer against its channels_last self on the permuted input.
+
+namespace {
+
+// (N, C, spatial...) -> (N, spatial..., C) and back.
+at::Tensor channels_first_to_last(const at::Tensor& x) {
+  std::vector<int64_t> perm{0};
+  for (int64_t i = 2; i < x.dim(); ++i) perm.push_back(i);
+  perm.push_back(1);
+  return x.permute(perm).contiguous();
+}
+at::Tensor channels_last_to_first(const at::Tensor& x) {
+  std::vector<int64_t> perm{0, x.dim() - 1};
+  for (int64_t i = 1; i < x.dim() - 1; ++i) perm.push_back(i);
+  return x.permute(perm).contiguous();
+}
+
+using PoolFactory = std::function<std::shared_ptr<Layer>(const std::string& data_format)>;
+
+// make("channels_first") on x equals make("channels_last") on x permuted to channels-last, permuted back; the
+// channels_first compute_output_shape (unknown batch) matches the output and the config keeps data_format.
+void check_channels_first_matches_last(const PoolFactory& make, const at::Tensor& x_first,
+                                       bool permute_back = true) {
+  const auto last = make("channels_last");
+  const auto first = make("channels_first");
+  INFO(first->describe() << " on " << format_dims(x_first.sizes()));
+  const at::Tensor from_last = (*last)(channels_first_to_last(x_first));
+  const at::Tensor expected = permute_back ? channels_last_to_first(from_last) : from_last;
+  const at::Tensor actual = (*first)(x_first);
+  REQUIRE(actual.sizes() == expected.sizes());
+  check_close(actual, values_of(expected));
+  Shape input_shape(x_first.sizes().begin(), x_first.sizes().end());
+  input_shape[0] = kNone;
+  Shape output_shape(actual.sizes().begin(), actual.sizes().end());
+  output_shape[0] = kNone;
+  CHECK(first->compute_output_shape(input_shape) == output_shape);
+  CHECK(first->get_config().at("data_format") == "channels_first");
+}
+
+template <class P>
+PoolFactory pool_factory(std::vector<int64_t> pool_size, layers::PoolingOptions options) {
+  return [=](const std::string& data_format) {
+    layers::PoolingOptions o = options;
+    o.data_format = data_format;
+    return std::make_shared<P>(pool_size, o);
+  };
+}
+
+template <class P>
+PoolFactory global_factory(bool keepdims) {
+  return [=](const std::string& data_format) {
+    return std::make_shared<P>(
+        layers::GlobalPoolingOptions{.data_format = data_format, .keepdims = keepdims});
+  };
+}
+
+}  // namespace
+
+TEST_CASE("channels_first pooling equals channels_last pooling on the permuted input",
+          "[pooling][channels_first]") {
+  at::manual_seed(21);
+  const std::vector<std::pair<PoolFactory, std::vector<int64_t>>> cases = {
+      {pool_factory<layers::MaxPooling1D>({3}, {.strides = {2}}), {2, 3, 9}},
+      {pool_factory<layers::MaxPooling1D>({2}, {.padding = "same"}), {2, 3, 7}},
+      {pool_factory<layers::AveragePooling1D>({4}, {.strides = {1}, .padding = "same"}), {2, 2, 6}},
+      {pool_factory<layers::AveragePooling1D>({3}, {.strides = {2}}), {1, 4, 8}},
+      {pool_factory<layers::MaxPooling2D>({3, 2}, {.strides = {2, 3}, .padding = "same"}), {2, 3, 8, 7}},
+      {pool_factory<layers::MaxPooling2D>({}, {}), {2, 2, 6, 5}},
+      {pool_factory<layers::AveragePooling2D>({2, 3}, {.strides = {1, 2}, .padding = "same"}), {2, 3, 5, 7}},
+      {pool_factory<layers::AveragePooling2D>({3, 3}, {.strides = {2, 1}}), {1, 2, 7, 6}},
+      {pool_factory<layers::MaxPooling3D>({2, 3, 2}, {.strides = {1, 2, 2}, .padding = "same"}),
+       {1, 2, 4, 5, 3}},
+      {pool_factory<layers::AveragePooling3D>({2}, {.padding = "same"}), {2, 3, 3, 5, 4}},
+      {pool_factory<layers::AveragePooling3D>({2, 1, 3}, {.strides = {1}}), {1, 2, 4, 3, 5}},
+  };
+  for (const auto& [make, shape] : cases)
+    check_channels_first_matches_last(make, at::randn(shape, at::kDouble));
+}
+
+TEST_CASE("channels_first global pooling reduces axes 2.. and keeps axis 1 as channels",
+          "[pooling][channels_first]") {
+  at::manual_seed(22);
+  for (bool keepdims : {false, true}) {
+    INFO("keepdims " << keepdims);
+    // Without keepdims both formats give (batch, channels): no permutation back.
+    const bool back = keepdims;
+    check_channels_first_matches_last(global_factory<layers::GlobalMaxPooling1D>(keepdims),
+                                      at::randn({2, 3, 5}, at::kDouble), back);
+    check_channels_first_matches_last(global_factory<layers::GlobalAveragePooling1D>(keepdims),
+                                      at::randn({2, 3, 5}, at::kDouble), back);
+    check_channels_first_matches_last(global_factory<layers::GlobalMaxPooling2D>(keepdims),
+                                      at::randn({2, 3, 4, 5}, at::kDouble), back);
+    check_channels_first_matches_last(global_factory<layers::GlobalAveragePooling2D>(keepdims),
+                                      at::randn({2, 3, 4, 5}, at::kDouble), back);
+    check_channels_first_matches_last(global_factory<layers::GlobalMaxPooling3D>(keepdims),
+                                      at::randn({2, 3, 2, 4, 3}, at::kDouble), back);
+    check_channels_first_matches_last(global_factory<layers::GlobalAveragePooling3D>(keepdims),
+                                      at::randn({2, 3, 2, 4, 3}, at::kDouble), back);
+  }
+  CHECK(layers::GlobalAveragePooling2D({.data_format = "channels_first"})
+            .compute_output_shape({kNone, 3, 4, 5}) == Shape{kNone, 3});
+  CHECK(layers::GlobalMaxPooling3D({.data_format = "channels_first", .keepdims = true})
+            .compute_output_shape({kNone, 3, 4, 5, 6}) == Shape{kNone, 3, 1, 1, 1});
+}
+
+TEST_CASE("channels_first GlobalAveragePooling1D averages only the unmasked timesteps",
+          "[pooling][channels_first]") {
+  at::manual_seed(23);
+  const at::Tensor x = at::randn({2, 3, 5}, at::kDouble);  // (batch, channels, steps)
+  const at::Tensor mask =
+      at::tensor(std::vector<int64_t>{1, 1, 0, 1, 0, 1, 0, 0, 0, 0}).reshape({2, 5}).to(at::kBool);
+  // By hand: sample 0 keeps steps 0, 1, 3; sample 1 keeps step 0.
+  const at::Tensor expected =
+      at::stack({(x[0].select(1, 0) + x[0].select(1, 1) + x[0].select(1, 3)) / 3, x[1].select(1, 0)});
+  for (bool keepdims : {false, true}) {
+    INFO("keepdims " << keepdims);
+    layers::GlobalAveragePooling1D first({.data_format = "channels_first", .keepdims = keepdims});
+    layers::GlobalAveragePooling1D last({.keepdims = keepdims});
+    const at::Tensor y_first = first.apply({x}, {mask}, false).front();
+    const at::Tensor y_last = last.apply({channels_first_to_last(x)}, {mask}, false).front();
+    CHECK(y_first.sizes() == (keepdims ? at::IntArrayRef{2, 3, 1} : at::IntArrayRef{2, 3}));
+    check_close(y_first, values_of(expected));
+    check_close(y_first, values_of(keepdims ? channels_last_to_first(y_last) : y_last));
+    // Without the mask every step counts, which differs here.
+    CHECK_FALSE(at::allclose(first(x).reshape({2, 3}), expected));
+  }
+  layers::GlobalAveragePooling1D first({.data_format = "channels_first", .name = "gap_mask"});
+  CHECK_THROWS_WITH(first.apply({x}, {mask.narrow(1, 0, 3)}, false),
+                    Contains("gap_mask") && Contains("mask of shape [2, 5]"));
+}
+
+TEST_CASE("channels_first pooling shapes, configs and errors", "[pooling][channels_first]") {
+  const std::string cf = "channels_first";
+  CHECK(layers::MaxPooling2D({3, 2}, {.strides = {2, 3}, .padding = "same", .data_format = cf})
+            .compute_output_shape({kNone, 3, 8, 6}) == Shape{kNone, 3, 4, 2});
+  CHECK(layers::AveragePooling1D({3}, {.strides = {2}, .data_format = cf})
+            .compute_output_shape({kNone, 4, 9}) == Shape{kNone, 4, 4});
+  CHECK(layers::MaxPooling3D({2}, {.data_format = cf}).compute_output_shape({kNone, 5, 4, kNone, 7}) ==
+        Shape{kNone, 5, 2, kNone, 3});
+  // The spatial axes are 2..: a valid 5x5 pool fits (1, 1, 8, 8) channels_first but not (1, 8, 8, 1).
+  layers::MaxPooling2D big({5, 5}, {.data_format = cf, .name = "cf_big"});
+  CHECK(big(at::zeros({1, 1, 8, 8})).sizes() == at::IntArrayRef{1, 1, 1, 1});
+  CHECK_THROWS_WITH(big(at::zeros({1, 8, 8, 1})), Contains("cf_big") && Contains("(5, 5)"));
+  CHECK_THROWS_AS(layers::MaxPooling2D({5, 5})(at::zeros({1, 1, 8, 8})), ShapeError);
+  // A wrong rank names the layer.
+  layers::AveragePooling2D rank({2}, {.data_format = cf, .name = "cf_rank"});
+  CHECK_THROWS_AS(rank(at::zeros({1, 3, 8})), ShapeError);
+  CHECK_THROWS_WITH(rank(at::zeros({1, 3, 8})), Contains("cf_rank") && Contains("[1, 3, 8]"));
+  CHECK_THROWS_WITH(rank.compute_output_shape({kNone, 3, 8}), Contains("cf_rank") && Contains("rank 4"));
+  layers::GlobalMaxPooling3D global({.data_format = cf, .name = "cf_global"});
+  CHECK_THROWS_WITH(global(at::zeros({1, 3, 8, 8})), Contains("cf_global") && Contains("[1, 3, 8, 8]"));
+  // Unknown formats are still refused, naming both accepted values.
+  CHECK_THROWS_WITH(layers::MaxPooling1D({2}, {.data_format = "channels_middle", .name = "bad_fmt"}),
+                    Contains("bad_fmt") && Contains("channels_first") && Contains("\"channels_middle\""));
+  CHECK_THROWS_WITH(layers::GlobalAveragePooling3D({.data_format = "NCDHW", .name = "bad_global"}),
+                    Contains("bad_global") && Contains("\"NCDHW\""));
+
+  // Configs keep data_format and the restored layer computes the same.
+  at::manual_seed(24);
+  const std::vector<std::pair<std::shared_ptr<Layer>, std::vector<int64_t>>> cases = {
+      {std::make_shared<layers::MaxPooling1D>(std::vector<int64_t>{3},
+                                              layers::PoolingOptions{.strides = {2}, .data_format = cf}),
+       {2, 3, 7}},
+      {std::make_shared<layers::AveragePooling2D>(
+           std::vector<int64_t>{2, 3}, layers::PoolingOptions{.padding = "same", .data_format = cf}),
+       {2, 3, 5, 7}},
+      {std::make_shared<layers::MaxPooling3D>(std::vector<int64_t>{2},
+                                              layers::PoolingOptions{.data_format = cf}),
+       {1, 2, 4, 4, 4}},
+      {std::make_shared<layers::GlobalMaxPooling2D>(
+           layers::GlobalPoolingOptions{.data_format = cf, .keepdims = true}),
+       {2, 3, 4, 5}},
+      {std::make_shared<layers::GlobalAveragePooling3D>(layers::GlobalPoolingOptions{.data_format = cf}),
+       {2, 3, 2, 3, 4}},
+  };
+  for (const auto& [original, shape] : cases) {
+    INFO(original->describe());
+    CHECK(original->get_config().at("data_format") == cf);
+    const auto restored = layers::deserialize(layers::serialize(*original));
+    CHECK(restored->get_config() == original->get_config());
+    const at::Tensor x = at::randn(shape, at::kDouble);
+    CHECK(at::equal((*restored)(x), (*original)(x)));
+  }
+}
+
+TEST_CASE("channels_first pooling gradients match central finite differences", "[pooling][channels_first]") {
+  at::manual_seed(25);
+  const at::Tensor x = at::randn({1, 2, 4, 5}, at::kDouble);
+  layers::AveragePooling2D avg_same({2, 3},
+                                    {.strides = {1, 2}, .padding = "same", .data_format = "channels_first"});
+  layers::MaxPooling2D max_same({3, 2},
+                                {.strides = {2, 2}, .padding = "same", .data_format = "channels_first"});
+  layers::GlobalAveragePooling2D gavg({.data_format = "channels_first", .keepdims = true});
+  check_gradient([&](const at::Tensor& t) { return avg_same(t); }, x, 1e-6);
+  check_gradient([&](const at::Tensor& t) { return max_same(t); }, x, 1e-6);
+  check_gradient([&](const at::Tensor& t) { return gavg(t); }, x, 1e-6);
+}
