@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
-"""Recomputes Strata's layer cases with tf.keras and compares the outputs.
+"""Recomputes Strata's layer cases with Keras and compares the outputs.
 
 Reads the JSON written by keras_crosscheck_dump (run first when --dumper is given). For each case it
-rebuilds the layer in tf.keras from Strata's serialized config (falling back to the case's own Keras
-arguments when tf.keras rejects that config, which is reported), copies Strata's weights in with
-set_weights, runs the same inputs (and masks) in inference mode and compares every output.
+rebuilds the layer in Keras from Strata's serialized config (falling back to the case's own Keras
+arguments when Keras rejects that config, which is reported), copies Strata's weights in with
+set_weights, runs the same inputs (and masks) and compares every output.
+
+The reference is tf.keras 2 (TensorFlow 2.15), or Keras 3 on its TensorFlow backend when the `keras`
+package found is version 3.
 
 Exit status: 0 all cases pass, 1 some fail, 77 TensorFlow is not installed (CTest reports a skip).
 """
@@ -21,6 +24,8 @@ TOLERANCE = 1e-5  # on max |strata - keras| / max(1, max |keras|)
 # Where tf.keras 2 and Keras 3 disagree and Strata follows Keras 3: reported, not failed.
 KERAS3_CHOICES = {
     "activation_hard_sigmoid": "tf.keras 2 computes clip(0.2x + 0.5, 0, 1); Keras 3 (and Strata) relu6(x + 3) / 6",
+    "batchnorm_training_4d": "moving_variance: tf.keras 2's fused kernel (rank-4 input) averages in the unbiased "
+    "batch variance, n/(n-1) times the biased one; Keras 3 (and Strata, and tf.keras 2 on rank-2 input) the biased",
     "lstm_act_variants": "recurrent_activation hard_sigmoid: tf.keras 2 clip(0.2x + 0.5); Keras 3 (and Strata) relu6(x + 3) / 6",
 }
 
@@ -74,28 +79,34 @@ def config_differences(strata, keras, prefix=""):
     return notes
 
 
-def make_layer(tf, case):
-    """The layer from Strata's config if tf.keras accepts it, else from the case's Keras arguments."""
-    layers = tf.keras.layers
+KERAS = None  # the keras module under test: tf.keras, or Keras 3
+KERAS_NAME = "tf.keras"
+IS_KERAS3 = False
+
+
+def make_layer(case):
+    """The layer from Strata's config if Keras accepts it, else from the case's Keras arguments."""
+    layers = KERAS.layers
     try:
         return layers.deserialize({"class_name": case["class_name"], "config": case["config"]}), None
     except Exception as e:  # every rejection is a finding, whatever its type
         rejection = f"{type(e).__name__}: {str(e).splitlines()[0][:200]}"
-    return from_arguments(tf, case), rejection
+    return from_arguments(case), rejection
 
 
-def from_arguments(tf, case):
+def from_arguments(case):
     """The layer constructed from the case's Keras arguments, as a user would write it."""
     args = dict(case["keras_args"])
     if isinstance(args.get("layer"), dict):  # a wrapper's inner layer
-        args["layer"] = tf.keras.layers.deserialize(args["layer"])
-    return getattr(tf.keras.layers, case["class_name"])(**args)
+        args["layer"] = from_arguments({"class_name": args["layer"]["class_name"],
+                                            "keras_args": args["layer"]["config"]})
+    return getattr(KERAS.layers, case["class_name"])(**args)
 
 
 RECURRENT = {"SimpleRNN", "LSTM", "GRU"}
 
 
-def call_layer(tf, np, layer, case):
+def call_layer(tf, np, layer, case, training=False):
     """Runs the layer as a Keras user would; returns the outputs and their Keras masks."""
     cls = case["class_name"]
     dtype = "int32" if cls == "Embedding" else "float32"
@@ -103,24 +114,22 @@ def call_layer(tf, np, layer, case):
     masks = [None if m is None else tf.constant(np.array(m) != 0) for m in case.get("input_masks", [])]
     call = case.get("call", {})
     kwargs = {k: True for k in ("use_causal_mask", "return_attention_scores") if call.get(k)}
+    # Keras masks ride on the inputs (MultiHeadAttention reads only these, and Keras 3 derives output masks
+    # from them); a call() that takes a mask argument gets it explicitly too.
+    for x, m in zip(inputs, masks):
+        if m is not None:
+            x._keras_mask = m
     if cls == "MultiHeadAttention":
         if "attention_mask" in call:
             kwargs["attention_mask"] = tf.constant(np.array(call["attention_mask"]) != 0)
-        for x, m in zip(inputs, masks):  # MultiHeadAttention reads its inputs' Keras masks
-            if m is not None:
-                x._keras_mask = m
         key = inputs[2] if len(inputs) > 2 else None
-        out = layer(inputs[0], inputs[1], key=key, training=False, **kwargs)
+        out = layer(inputs[0], inputs[1], key=key, training=training, **kwargs)
     elif cls in RECURRENT and len(inputs) > 1:
-        out = layer(inputs[0], initial_state=inputs[1:], mask=masks[0] if masks else None, training=False)
+        out = layer(inputs[0], initial_state=inputs[1:], mask=masks[0] if masks else None, training=training)
     else:
         if masks and "mask" in inspect.signature(layer.call).parameters:
             kwargs["mask"] = masks if len(inputs) > 1 else masks[0]
-        elif masks:  # a layer whose call() takes no mask still reads the inputs' Keras masks
-            for x, m in zip(inputs, masks):
-                if m is not None:
-                    x._keras_mask = m
-        out = layer(inputs if len(inputs) > 1 else inputs[0], training=False, **kwargs)
+        out = layer(inputs if len(inputs) > 1 else inputs[0], training=training, **kwargs)
     outs = list(out) if isinstance(out, (list, tuple)) else [out]
     return [o.numpy() for o in outs], [getattr(o, "_keras_mask", None) for o in outs]
 
@@ -130,9 +139,9 @@ def check_case(tf, np, case):
     if "strata_error" in case:
         return False, None, ["Strata could not run the case: " + case["strata_error"]]
     notes = []
-    layer, rejection = make_layer(tf, case)
+    layer, rejection = make_layer(case)
     if rejection:
-        notes.append("tf.keras rejects Strata's config (" + rejection + "); built from the Keras arguments")
+        notes.append(f"{KERAS_NAME} rejects Strata's config (" + rejection + "); built from the Keras arguments")
     call_layer(tf, np, layer, case)  # builds
     keras_names = [w.name for w in layer.weights]
     try:
@@ -140,7 +149,7 @@ def check_case(tf, np, case):
     except Exception as e:
         notes.append(f"set_weights failed: {e}; keras weights {keras_names}, strata {case['weight_names']}")
         return False, None, notes
-    outputs, keras_masks = call_layer(tf, np, layer, case)
+    outputs, keras_masks = call_layer(tf, np, layer, case, training=case.get("training", False))
     if len(outputs) != len(case["outputs"]):
         notes.append(f"{len(case['outputs'])} Strata outputs, {len(outputs)} Keras outputs")
         return False, None, notes
@@ -157,9 +166,22 @@ def check_case(tf, np, case):
         if diff > TOLERANCE * scale:
             passed = False
             notes.append(f"output {i}: max abs diff {diff:.3g}")
+    if "weights_after" in case:  # a training call's updates (moving statistics)
+        for i, (ours, ref) in enumerate(zip(case["weights_after"], layer.get_weights())):
+            diff = float(np.max(np.abs(np.array(ours) - ref))) if ref.size else 0.0
+            worst = max(worst, diff)
+            if diff > TOLERANCE * max(1.0, float(np.max(np.abs(ref))) if ref.size else 1.0):
+                passed = False
+                notes.append(f"weight {i} ({keras_names[i]}) after the training call: max abs diff {diff:.3g}")
+    keras_losses = float(sum(float(loss) for loss in layer.losses))
+    if abs(case.get("losses", 0.0) - keras_losses) > TOLERANCE * max(1.0, abs(keras_losses)):
+        passed = False
+        notes.append(f"losses: Strata {case.get('losses', 0.0):.6g}, Keras {keras_losses:.6g}")
     if "output_masks" in case:
-        notes += mask_differences(np, case["output_masks"], keras_masks)
-    return passed and not any(n.startswith("mask") for n in notes), worst, notes
+        mask_notes = mask_differences(np, case["output_masks"], keras_masks)
+        passed = passed and not mask_notes
+        notes += mask_notes
+    return passed, worst, notes
 
 
 def mask_differences(np, ours, theirs):
@@ -178,13 +200,13 @@ def mask_differences(np, ours, theirs):
     return notes
 
 
-def config_notes(tf, case):
+def config_notes(case):
     if "config" not in case:
         return []
     try:
-        reference = from_arguments(tf, case)
+        reference = from_arguments(case)
     except Exception as e:
-        return [f"tf.keras rejects the case's own arguments: {e}"]
+        return [f"{KERAS_NAME} rejects the case's own arguments: {e}"]
     return config_differences(case["config"], reference.get_config())
 
 
@@ -194,17 +216,25 @@ def main():
         subprocess.run([args.dumper, args.json], check=True)
     try:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        os.environ.setdefault("KERAS_BACKEND", "tensorflow")
         import numpy as np
         import tensorflow as tf
     except ImportError as e:
         print(f"SKIP: TensorFlow is not importable ({e}); pip install tensorflow-cpu==2.15.1")
         return 77
-    tf.keras.utils.set_random_seed(0)
+    global KERAS, KERAS_NAME, IS_KERAS3
+    KERAS, KERAS_NAME = tf.keras, "tf.keras 2"
+    try:
+        import keras
+        if int(keras.__version__.split(".")[0]) >= 3:
+            KERAS, KERAS_NAME, IS_KERAS3 = keras, f"Keras {keras.__version__}", True
+    except ImportError:
+        pass
     with open(args.json) as f:
         cases = json.load(f)
     if args.only:
         cases = [c for c in cases if args.only in c["id"]]
-    print(f"tf.keras (TensorFlow {tf.__version__}); tolerance {TOLERANCE:g} relative")
+    print(f"{KERAS_NAME} (TensorFlow {tf.__version__}); tolerance {TOLERANCE:g} relative")
     failures, config_report = 0, {}
     for case in cases:
         try:
@@ -212,19 +242,19 @@ def main():
         except Exception as e:
             passed, diff, notes = False, None, [f"{type(e).__name__}: {str(e).splitlines()[0][:300]}"]
         verdict = "PASS" if passed else "FAIL"
-        if not passed and case["id"] in KERAS3_CHOICES:
+        if not passed and case["id"] in KERAS3_CHOICES and not IS_KERAS3:
             verdict = "KERAS3"
             notes.append("expected: " + KERAS3_CHOICES[case["id"]])
         failures += verdict == "FAIL"
         shown = "-" if diff is None else f"{diff:.2e}"
         print(f"{verdict:<6}  {case['id']:<26} {case['class_name']:<22} {shown:>9}  "
               + "; ".join(notes))
-        for note in config_notes(tf, case):
+        for note in config_notes(case):
             config_report.setdefault((case["class_name"], note), []).append(case["id"])
-    print(f"\n{len(cases) - failures}/{len(cases)} cases match tf.keras (KERAS3: Strata follows Keras 3 where "
+    print(f"\n{len(cases) - failures}/{len(cases)} cases match {KERAS_NAME} (KERAS3: Strata follows Keras 3 where "
           "tf.keras 2 differs)")
     if config_report:
-        print("\nConfig differences, Strata's get_config() vs tf.keras' for the same arguments:")
+        print(f"\nConfig differences, Strata's get_config() vs {KERAS_NAME}'s for the same arguments:")
         for (class_name, note), ids in config_report.items():
             shown = note if args.configs else note[:240]
             print(f"  {class_name}: {shown}  [{len(ids)} case(s), e.g. {ids[0]}]")

@@ -24,6 +24,7 @@ using namespace strata;
 
 // Each case: a Keras-style {"class_name", "config"} (the arguments as a Keras user writes them), the
 // input shapes, optional masks given as valid lengths per batch row, and Keras' call arguments.
+// "training": true runs the second call in training mode and records the weights after it.
 // "int": [high] makes an input of integer ids in [0, high). A recurrent layer's extra inputs are its
 // initial states. The outputs' Keras masks are written too.
 const char* kCases = R"JSON([
@@ -155,7 +156,25 @@ const char* kCases = R"JSON([
  {"id": "dense_softmax", "class_name": "Dense", "config": {"units": 3, "activation": "softmax", "use_bias": false}, "inputs": [[2, 4]]},
  {"id": "mha_masked_query_value", "class_name": "MultiHeadAttention", "config": {"num_heads": 2, "key_dim": 2}, "inputs": [[3, 4, 3], [3, 5, 3]], "masks": [[4, 2, 3], [5, 1, 3]]},
  {"id": "attention_return_scores", "class_name": "Attention", "config": {}, "inputs": [[2, 3, 4], [2, 5, 4]], "call": {"return_attention_scores": true}},
- {"id": "mha_return_scores", "class_name": "MultiHeadAttention", "config": {"num_heads": 2, "key_dim": 2}, "inputs": [[2, 3, 4], [2, 5, 4]], "call": {"return_attention_scores": true}}
+ {"id": "mha_return_scores", "class_name": "MultiHeadAttention", "config": {"num_heads": 2, "key_dim": 2}, "inputs": [[2, 3, 4], [2, 5, 4]], "call": {"return_attention_scores": true}},
+ {"id": "batchnorm_training", "class_name": "BatchNormalization", "config": {"momentum": 0.8, "epsilon": 0.01}, "inputs": [[6, 4]], "training": true},
+ {"id": "batchnorm_training_4d", "class_name": "BatchNormalization", "config": {"axis": -1}, "inputs": [[3, 2, 3, 4]], "training": true},
+ {"id": "batchnorm_no_center_scale", "class_name": "BatchNormalization", "config": {"center": false, "scale": false}, "inputs": [[4, 3]], "training": true},
+ {"id": "layernorm_training", "class_name": "LayerNormalization", "config": {"center": false}, "inputs": [[2, 3, 6]], "training": true},
+ {"id": "groupnorm_training_g1", "class_name": "GroupNormalization", "config": {"groups": 1, "epsilon": 0.01}, "inputs": [[2, 3, 4]], "training": true},
+ {"id": "dense_regularized", "class_name": "Dense", "config": {"units": 3, "kernel_regularizer": {"class_name": "L2", "config": {"l2": 0.01}}, "bias_regularizer": {"class_name": "L1", "config": {"l1": 0.02}}, "activity_regularizer": {"class_name": "L1L2", "config": {"l1": 0.01, "l2": 0.03}}}, "inputs": [[4, 5]]},
+ {"id": "conv2d_regularized", "class_name": "Conv2D", "config": {"filters": 2, "kernel_size": [2, 2], "kernel_regularizer": {"class_name": "L1L2", "config": {"l1": 0.001, "l2": 0.01}}}, "inputs": [[2, 4, 4, 2]]},
+ {"id": "embedding_regularized", "class_name": "Embedding", "config": {"input_dim": 6, "output_dim": 2, "embeddings_regularizer": {"class_name": "L2", "config": {"l2": 0.1}}}, "inputs": [[2, 3]], "int": [6]},
+ {"id": "lstm_regularized", "class_name": "LSTM", "config": {"units": 2, "recurrent_regularizer": {"class_name": "L2", "config": {"l2": 0.05}}, "activity_regularizer": {"class_name": "L1", "config": {"l1": 0.1}}}, "inputs": [[2, 3, 2]]},
+ {"id": "activity_regularization", "class_name": "ActivityRegularization", "config": {"l1": 0.01, "l2": 0.02}, "inputs": [[4, 3]]},
+ {"id": "random_flip_inference", "class_name": "RandomFlip", "config": {"mode": "horizontal", "seed": 1}, "inputs": [[1, 3, 4, 2]]},
+ {"id": "random_rotation_inference", "class_name": "RandomRotation", "config": {"factor": 0.2, "seed": 1}, "inputs": [[1, 3, 4, 2]]},
+ {"id": "random_zoom_inference", "class_name": "RandomZoom", "config": {"height_factor": 0.2, "seed": 1}, "inputs": [[1, 3, 4, 2]]},
+ {"id": "random_translation_inference", "class_name": "RandomTranslation", "config": {"height_factor": 0.1, "width_factor": 0.2, "seed": 1}, "inputs": [[1, 3, 4, 2]]},
+ {"id": "gaussian_noise_inference", "class_name": "GaussianNoise", "config": {"stddev": 0.5}, "inputs": [[2, 4]]},
+ {"id": "gaussian_dropout_inference", "class_name": "GaussianDropout", "config": {"rate": 0.3}, "inputs": [[2, 4]]},
+ {"id": "alpha_dropout_inference", "class_name": "AlphaDropout", "config": {"rate": 0.3}, "inputs": [[2, 4]]},
+ {"id": "spatial_dropout2d_inference", "class_name": "SpatialDropout2D", "config": {"rate": 0.3}, "inputs": [[1, 3, 3, 2]]}
 ])JSON";
 
 json to_json(const at::Tensor& tensor) {
@@ -185,7 +204,7 @@ void randomize_weights(Layer& layer, at::Generator& gen) {
 }
 
 Tensors run(Layer& layer, const std::string& class_name, const Tensors& inputs, const Tensors& masks,
-            const json& call, const at::Tensor& attention_mask, Tensors* output_masks) {
+            const json& call, const at::Tensor& attention_mask, bool training, Tensors* output_masks) {
   bool use_causal = call.value("use_causal_mask", false);
   bool scores = call.value("return_attention_scores", false);
   at::Tensor key = inputs.size() > 2 ? inputs[2] : at::Tensor();
@@ -202,7 +221,7 @@ Tensors run(Layer& layer, const std::string& class_name, const Tensors& inputs, 
         inputs[0], inputs[1],
         {.key = key, .query_mask = query_mask, .value_mask = value_mask, .return_attention_scores = scores,
          .use_causal_mask = use_causal});
-  return layer.apply(inputs, masks, /*training=*/false, output_masks);
+  return layer.apply(inputs, masks, training, output_masks);
 }
 
 json run_case(const json& spec, uint64_t seed) {
@@ -235,9 +254,11 @@ json run_case(const json& spec, uint64_t seed) {
     call["attention_mask"] = to_json(attention_mask);
   }
   Tensors output_masks;
-  run(*layer, spec.at("class_name"), inputs, masks, call, attention_mask, nullptr);  // builds
+  run(*layer, spec.at("class_name"), inputs, masks, call, attention_mask, false, nullptr);  // builds
   randomize_weights(*layer, gen);
-  Tensors outputs = run(*layer, spec.at("class_name"), inputs, masks, call, attention_mask, &output_masks);
+  std::vector<at::Tensor> weights = layer->get_weights();
+  bool training = spec.value("training", false);
+  Tensors outputs = run(*layer, spec.at("class_name"), inputs, masks, call, attention_mask, training, &output_masks);
 
   json out = {{"id", spec.at("id")},
               {"class_name", layer->class_name()},
@@ -251,7 +272,15 @@ json run_case(const json& spec, uint64_t seed) {
   if (!masks.empty()) out["input_masks"] = mask_lists;
   for (const at::Tensor& x : inputs) out["inputs"].push_back(to_json(x));
   for (const Variable& v : layer->variables()) out["weight_names"].push_back(v.name);
-  for (const at::Tensor& w : layer->get_weights()) out["weights"].push_back(to_json(w));
+  for (const at::Tensor& w : weights) out["weights"].push_back(to_json(w));
+  if (training) {
+    out["training"] = true;
+    out["weights_after"] = json::array();  // moving statistics updated by the training call
+    for (const at::Tensor& w : layer->get_weights()) out["weights_after"].push_back(to_json(w));
+  }
+  double losses = 0.0;
+  for (const at::Tensor& loss : layer->losses()) losses += loss.item<double>();
+  out["losses"] = losses;
   for (const at::Tensor& y : outputs) out["outputs"].push_back(to_json(y));
   // attend() reports no output masks, so there are masks to compare only after apply().
   if (!output_masks.empty()) {
