@@ -212,8 +212,7 @@ def config_notes(case):
 
 def main():
     args = parse_args()
-    if args.dumper:
-        subprocess.run([args.dumper, args.json], check=True)
+    # TensorFlow first, so a machine without it skips even when only the unit tests were built.
     try:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -222,6 +221,11 @@ def main():
     except ImportError as e:
         print(f"SKIP: TensorFlow is not importable ({e}); pip install tensorflow-cpu==2.15.1")
         return 77
+    if args.dumper:
+        if not os.path.exists(args.dumper):
+            print(f"FAIL: {args.dumper} is missing; build the keras_crosscheck_dump target")
+            return 1
+        subprocess.run([args.dumper, args.json], check=True)
     global KERAS, KERAS_NAME, IS_KERAS3
     KERAS, KERAS_NAME = tf.keras, "tf.keras 2"
     try:
