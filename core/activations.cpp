@@ -26,6 +26,7 @@ at::Tensor softplus(const at::Tensor& x) { return at::softplus(x); }
 at::Tensor softsign(const at::Tensor& x) { return x / (at::abs(x) + 1.0); }
 at::Tensor hard_sigmoid(const at::Tensor& x) { return at::clamp(x / 6.0 + 0.5, 0.0, 1.0); }
 at::Tensor exponential(const at::Tensor& x) { return at::exp(x); }
+at::Tensor mish(const at::Tensor& x) { return x * at::tanh(at::softplus(x)); }
 at::Tensor linear(const at::Tensor& x) { return x; }
 
 namespace {
@@ -38,6 +39,7 @@ const std::map<std::string, Function::Fn>& builtins() {
       {"leaky_relu", leaky_relu}, {"silu", silu},     {"swish", silu},
       {"softplus", softplus}, {"softsign", softsign}, {"hard_sigmoid", hard_sigmoid},
       {"exponential", exponential}, {"linear", linear},
+      {"mish", mish},
   };
   return table;
 }

@@ -23,6 +23,7 @@ at::Tensor softplus(const at::Tensor& x);
 at::Tensor softsign(const at::Tensor& x);
 at::Tensor hard_sigmoid(const at::Tensor& x); // relu6(x + 3) / 6
 at::Tensor exponential(const at::Tensor& x);
+at::Tensor mish(const at::Tensor& x);         // x * tanh(softplus(x))
 at::Tensor linear(const at::Tensor& x);
 
 // An activation together with the name it serializes under.

@@ -71,6 +71,7 @@ TEST_CASE("each named activation matches its formula", "[core][activations]") {
   check_elementwise("hard_sigmoid", "hard_sigmoid",
                     [](double x) { return std::min(std::max(x + 3.0, 0.0), 6.0) / 6.0; });
   check_elementwise("exponential", "exponential", [](double x) { return std::exp(x); });
+  check_elementwise("mish", "mish", [](double x) { return x * std::tanh(std::log1p(std::exp(x))); });
   check_elementwise("linear", "linear", [](double x) { return x; });
   check_elementwise("empty name is linear", "", [](double x) { return x; });
 }
