@@ -4,6 +4,7 @@
 #include <strata/core/random.h>
 #include <strata/core/shape.h>
 #include <strata/layers/dropout.h>
+#include <strata/layers/registry.h>
 
 #include <cmath>
 
@@ -137,8 +138,7 @@ nlohmann::json SpatialDropout::get_config() const {
 }
 
 SpatialDropoutOptions SpatialDropout::options_from_config(const nlohmann::json& config) {
-  const nlohmann::json format = config.value("data_format", nlohmann::json());
-  return {.data_format = format.is_null() ? "channels_last" : format.get<std::string>(),
+  return {.data_format = data_format_from(config),
           .seed = seed_from(config),
           .name = config.value("name", "")};
 }

@@ -137,6 +137,11 @@ constraints::Spec constraint_from(const nlohmann::json& config, const std::strin
   return config.contains(key) ? constraints::deserialize(config.at(key)) : constraints::Spec();
 }
 
+std::string data_format_from(const nlohmann::json& config) {
+  if (!config.contains("data_format") || config.at("data_format").is_null()) return "channels_last";
+  return config.at("data_format").get<std::string>();
+}
+
 nlohmann::json serialize(const Layer& layer) {
   return {{"class_name", layer.class_name()}, {"config", layer.get_config()}};
 }

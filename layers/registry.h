@@ -31,5 +31,7 @@ initializers::Spec initializer_from(const nlohmann::json& config, const std::str
                                     initializers::Spec fallback);
 regularizers::Spec regularizer_from(const nlohmann::json& config, const std::string& key);
 constraints::Spec constraint_from(const nlohmann::json& config, const std::string& key);
+// The config's data_format; absent or null means Keras' global default, channels_last.
+std::string data_format_from(const nlohmann::json& config);
 
 }  // namespace strata::layers
