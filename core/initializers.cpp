@@ -10,8 +10,6 @@
 namespace strata::initializers {
 namespace {
 
-nlohmann::json seed_json(const Seed& seed) { return seed ? nlohmann::json(*seed) : nlohmann::json(nullptr); }
-
 at::TensorOptions float_options(at::ScalarType dtype) { return at::TensorOptions().dtype(dtype); }
 
 // Standard normal samples restricted to [-2, 2] by inverting the CDF on the matching uniform interval,
@@ -184,8 +182,7 @@ std::shared_ptr<Initializer> deserialize(const nlohmann::json& spec) {
     throw ValueError("initializer spec must be a name or {\"class_name\", \"config\"}, got " + spec.dump());
   const std::string name = spec.at("class_name").get<std::string>();
   const nlohmann::json config = spec.value("config", nlohmann::json::object());
-  const Seed seed = config.contains("seed") && !config.at("seed").is_null() ? Seed(config.at("seed").get<uint64_t>())
-                                                                            : std::nullopt;
+  const Seed seed = seed_from(config);
   const Factories<Initializer> factories = {
       {"Zeros", [] { return std::make_shared<Zeros>(); }},
       {"Ones", [] { return std::make_shared<Ones>(); }},
@@ -211,6 +208,13 @@ std::shared_ptr<Initializer> deserialize(const nlohmann::json& spec) {
       {"Identity", [&] { return std::make_shared<Identity>(config.value("gain", 1.0)); }},
   };
   return create(factories, "initializer class", name);
+}
+
+nlohmann::json seed_json(const Seed& seed) { return seed ? nlohmann::json(*seed) : nlohmann::json(nullptr); }
+
+Seed seed_from(const nlohmann::json& config) {
+  if (!config.contains("seed") || config.at("seed").is_null()) return std::nullopt;
+  return config.at("seed").get<uint64_t>();
 }
 
 }  // namespace strata::initializers

@@ -189,4 +189,9 @@ nlohmann::json serialize(const Initializer& initializer);
 // The inverse of serialize(); a plain string is taken as a Keras name ("he_normal").
 std::shared_ptr<Initializer> deserialize(const nlohmann::json& spec);
 
+// A seed as Keras configs write it: the number, or null for none.
+nlohmann::json seed_json(const Seed& seed);
+// The "seed" entry of a Keras config; none when it is absent or null.
+Seed seed_from(const nlohmann::json& config);
+
 }  // namespace strata::initializers

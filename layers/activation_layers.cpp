@@ -2,6 +2,7 @@
 #include <nlohmann/json.hpp>
 #include <strata/core/error.h>
 #include <strata/layers/activation_layers.h>
+#include <strata/layers/registry.h>
 
 namespace strata::layers {
 
@@ -100,10 +101,9 @@ nlohmann::json PReLU::get_config() const {
 
 PReLU PReLU::from_config(const nlohmann::json& config) {
   PReLUOptions options{.name = config.value("name", "")};
-  if (config.contains("alpha_initializer"))
-    options.alpha_initializer = initializers::deserialize(config.at("alpha_initializer"));
-  options.alpha_regularizer = regularizers::deserialize(config.value("alpha_regularizer", nlohmann::json()));
-  options.alpha_constraint = constraints::deserialize(config.value("alpha_constraint", nlohmann::json()));
+  options.alpha_initializer = initializer_from(config, "alpha_initializer", options.alpha_initializer);
+  options.alpha_regularizer = regularizer_from(config, "alpha_regularizer");
+  options.alpha_constraint = constraint_from(config, "alpha_constraint");
   if (config.contains("shared_axes") && !config.at("shared_axes").is_null())
     options.shared_axes = config.at("shared_axes").get<std::vector<int64_t>>();
   PReLU layer(std::move(options));

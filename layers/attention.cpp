@@ -2,6 +2,7 @@
 #include <strata/core/error.h>
 #include <strata/core/random.h>
 #include <strata/layers/attention.h>
+#include <strata/layers/registry.h>
 
 #include <algorithm>
 #include <cmath>
@@ -9,6 +10,9 @@
 
 namespace strata::layers {
 namespace {
+
+using initializers::seed_from;
+using initializers::seed_json;
 
 // Keras' score for masked positions, before the softmax.
 constexpr double kMaskedScore = -1e9;
@@ -68,15 +72,6 @@ void check_input_count(const std::string& who, size_t count) {
   if (count < 2 || count > 3)
     throw ValueError(who + ": expected inputs [query, value] or [query, value, key], got " +
                      std::to_string(count) + " input(s)");
-}
-
-initializers::Seed seed_from(const nlohmann::json& config) {
-  if (!config.contains("seed") || config.at("seed").is_null()) return std::nullopt;
-  return config.at("seed").get<uint64_t>();
-}
-
-nlohmann::json seed_json(const initializers::Seed& seed) {
-  return seed ? nlohmann::json(*seed) : nlohmann::json(nullptr);
 }
 
 }  // namespace
@@ -482,21 +477,13 @@ MultiHeadAttention MultiHeadAttention::from_config(const nlohmann::json& config)
       .attention_axes = int_list("attention_axes"),
       .seed = seed_from(config),
       .name = config.value("name", "")};
-  if (config.contains("kernel_initializer"))
-    options.kernel_initializer = initializers::deserialize(config.at("kernel_initializer"));
-  if (config.contains("bias_initializer"))
-    options.bias_initializer = initializers::deserialize(config.at("bias_initializer"));
-  auto regularizer = [&](const char* key) {
-    return config.contains(key) ? regularizers::deserialize(config.at(key)) : regularizers::Spec();
-  };
-  auto constraint = [&](const char* key) {
-    return config.contains(key) ? constraints::deserialize(config.at(key)) : constraints::Spec();
-  };
-  options.kernel_regularizer = regularizer("kernel_regularizer");
-  options.bias_regularizer = regularizer("bias_regularizer");
-  options.activity_regularizer = regularizer("activity_regularizer");
-  options.kernel_constraint = constraint("kernel_constraint");
-  options.bias_constraint = constraint("bias_constraint");
+  options.kernel_initializer = initializer_from(config, "kernel_initializer", options.kernel_initializer);
+  options.bias_initializer = initializer_from(config, "bias_initializer", options.bias_initializer);
+  options.kernel_regularizer = regularizer_from(config, "kernel_regularizer");
+  options.bias_regularizer = regularizer_from(config, "bias_regularizer");
+  options.activity_regularizer = regularizer_from(config, "activity_regularizer");
+  options.kernel_constraint = constraint_from(config, "kernel_constraint");
+  options.bias_constraint = constraint_from(config, "bias_constraint");
   MultiHeadAttention layer(config.at("num_heads").get<int64_t>(), config.at("key_dim").get<int64_t>(),
                            std::move(options));
   layer.apply_base_config(config);

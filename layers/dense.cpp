@@ -2,6 +2,7 @@
 #include <nlohmann/json.hpp>
 #include <strata/core/error.h>
 #include <strata/layers/dense.h>
+#include <strata/layers/registry.h>
 
 namespace strata::layers {
 
@@ -61,15 +62,13 @@ nlohmann::json Dense::get_config() const {
 
 Dense Dense::from_config(const nlohmann::json& config) {
   DenseOptions options{.activation = config.value("activation", "linear"), .use_bias = config.value("use_bias", true)};
-  if (config.contains("kernel_initializer"))
-    options.kernel_initializer = initializers::deserialize(config.at("kernel_initializer"));
-  if (config.contains("bias_initializer"))
-    options.bias_initializer = initializers::deserialize(config.at("bias_initializer"));
-  options.kernel_regularizer = regularizers::deserialize(config.value("kernel_regularizer", nlohmann::json()));
-  options.bias_regularizer = regularizers::deserialize(config.value("bias_regularizer", nlohmann::json()));
-  options.activity_regularizer = regularizers::deserialize(config.value("activity_regularizer", nlohmann::json()));
-  options.kernel_constraint = constraints::deserialize(config.value("kernel_constraint", nlohmann::json()));
-  options.bias_constraint = constraints::deserialize(config.value("bias_constraint", nlohmann::json()));
+  options.kernel_initializer = initializer_from(config, "kernel_initializer", options.kernel_initializer);
+  options.bias_initializer = initializer_from(config, "bias_initializer", options.bias_initializer);
+  options.kernel_regularizer = regularizer_from(config, "kernel_regularizer");
+  options.bias_regularizer = regularizer_from(config, "bias_regularizer");
+  options.activity_regularizer = regularizer_from(config, "activity_regularizer");
+  options.kernel_constraint = constraint_from(config, "kernel_constraint");
+  options.bias_constraint = constraint_from(config, "bias_constraint");
   options.name = config.value("name", "");
   Dense layer(config.at("units").get<int64_t>(), std::move(options));
   layer.apply_base_config(config);

@@ -4,11 +4,15 @@
 #include <strata/core/random.h>
 #include <strata/core/shape.h>
 #include <strata/layers/dropout.h>
+#include <strata/layers/registry.h>
 
 #include <cmath>
 
 namespace strata::layers {
 namespace {
+
+using initializers::seed_from;
+using initializers::seed_json;
 
 void check_rate(const std::string& who, double rate) {
   if (!(rate >= 0.0 && rate < 1.0)) throw ValueError(who + ": expected rate in [0, 1), got " + std::to_string(rate));
@@ -18,13 +22,6 @@ void check_floating(const std::string& who, const at::Tensor& inputs) {
   if (!inputs.is_floating_point())
     throw ValueError(who + ": expected a floating-point input, got dtype " +
                      std::string(c10::toString(inputs.scalar_type())));
-}
-
-nlohmann::json seed_json(const initializers::Seed& seed) { return seed ? nlohmann::json(*seed) : nlohmann::json(); }
-
-initializers::Seed seed_from(const nlohmann::json& config) {
-  if (!config.contains("seed") || config.at("seed").is_null()) return std::nullopt;
-  return config.at("seed").get<uint64_t>();
 }
 
 // Keras writes noise_shape as a tuple with None entries, or None.
@@ -141,8 +138,7 @@ nlohmann::json SpatialDropout::get_config() const {
 }
 
 SpatialDropoutOptions SpatialDropout::options_from_config(const nlohmann::json& config) {
-  const nlohmann::json format = config.value("data_format", nlohmann::json());
-  return {.data_format = format.is_null() ? "channels_last" : format.get<std::string>(),
+  return {.data_format = data_format_from(config),
           .seed = seed_from(config),
           .name = config.value("name", "")};
 }

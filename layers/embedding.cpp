@@ -1,6 +1,7 @@
 #include <ATen/ATen.h>
 #include <strata/core/error.h>
 #include <strata/layers/embedding.h>
+#include <strata/layers/registry.h>
 
 #include <nlohmann/json.hpp>
 
@@ -75,14 +76,11 @@ nlohmann::json Embedding::get_config() const {
 
 Embedding Embedding::from_config(const nlohmann::json& config) {
   EmbeddingOptions options{.mask_zero = config.value("mask_zero", false), .name = config.value("name", "")};
-  if (config.contains("embeddings_initializer"))
-    options.embeddings_initializer = initializers::deserialize(config.at("embeddings_initializer"));
-  if (config.contains("embeddings_regularizer"))
-    options.embeddings_regularizer = regularizers::deserialize(config.at("embeddings_regularizer"));
-  if (config.contains("activity_regularizer"))
-    options.activity_regularizer = regularizers::deserialize(config.at("activity_regularizer"));
-  if (config.contains("embeddings_constraint"))
-    options.embeddings_constraint = constraints::deserialize(config.at("embeddings_constraint"));
+  options.embeddings_initializer =
+      initializer_from(config, "embeddings_initializer", options.embeddings_initializer);
+  options.embeddings_regularizer = regularizer_from(config, "embeddings_regularizer");
+  options.activity_regularizer = regularizer_from(config, "activity_regularizer");
+  options.embeddings_constraint = constraint_from(config, "embeddings_constraint");
   Embedding layer(config.at("input_dim").get<int64_t>(), config.at("output_dim").get<int64_t>(),
                   std::move(options));
   layer.apply_base_config(config);

@@ -12,14 +12,8 @@ namespace strata::layers {
 
 namespace {
 
-nlohmann::json seed_to_json(const initializers::Seed& seed) {
-  return seed ? nlohmann::json(*seed) : nlohmann::json(nullptr);
-}
-
-initializers::Seed seed_from_json(const nlohmann::json& config) {
-  if (!config.contains("seed") || config.at("seed").is_null()) return std::nullopt;
-  return config.at("seed").get<uint64_t>();
-}
+using initializers::seed_from;
+using initializers::seed_json;
 
 // TF's MapCoordinate: where a coordinate outside [0, len - 1] reads from, per fill mode (continuous, before
 // interpolation). "constant" leaves it outside so the read gives fill_value.
@@ -157,7 +151,7 @@ at::Tensor RandomFlip::call(const at::Tensor& inputs, bool training) {
 nlohmann::json RandomFlip::get_config() const {
   nlohmann::json config = Layer::get_config();
   config["mode"] = mode_;
-  config["seed"] = seed_to_json(seed_);
+  config["seed"] = seed_json(seed_);
   config["data_format"] = "channels_last";
   return config;
 }
@@ -165,7 +159,7 @@ nlohmann::json RandomFlip::get_config() const {
 RandomFlip RandomFlip::from_config(const nlohmann::json& config) {
   detail::require_channels_last("RandomFlip", config);
   RandomFlip layer(config.value("mode", "horizontal_and_vertical"),
-                   {.seed = seed_from_json(config), .name = config.value("name", "")});
+                   {.seed = seed_from(config), .name = config.value("name", "")});
   layer.apply_base_config(config);
   return layer;
 }
@@ -206,7 +200,7 @@ nlohmann::json AffineAugmentation::get_config() const {
   nlohmann::json config = Layer::get_config();
   config["fill_mode"] = options_.fill_mode;
   config["interpolation"] = options_.interpolation;
-  config["seed"] = seed_to_json(options_.seed);
+  config["seed"] = seed_json(options_.seed);
   config["fill_value"] = options_.fill_value;
   config["data_format"] = "channels_last";
   return config;
@@ -215,7 +209,7 @@ nlohmann::json AffineAugmentation::get_config() const {
 AffineAugmentationOptions AffineAugmentation::options_from_config(const nlohmann::json& config) {
   return {.fill_mode = config.value("fill_mode", "reflect"),
           .interpolation = config.value("interpolation", "bilinear"),
-          .seed = seed_from_json(config),
+          .seed = seed_from(config),
           .fill_value = config.value("fill_value", 0.0),
           .name = config.value("name", "")};
 }

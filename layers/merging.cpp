@@ -4,6 +4,7 @@
 #include <strata/layers/merging.h>
 
 #include <algorithm>
+#include <functional>
 
 namespace strata::layers {
 namespace {
@@ -12,6 +13,14 @@ std::string format_shapes(const std::vector<Shape>& shapes) {
   std::string out = "[";
   for (size_t i = 0; i < shapes.size(); ++i) out += (i ? ", " : "") + format_shape(shapes[i]);
   return out + "]";
+}
+
+// inputs[0] op inputs[1] op ... op inputs[n - 1], left to right.
+template <class Op>
+at::Tensor fold(const Tensors& inputs, Op op) {
+  at::Tensor out = inputs[0];
+  for (size_t i = 1; i < inputs.size(); ++i) out = op(out, inputs[i]);
+  return out;
 }
 
 std::vector<Shape> shapes_of(const Tensors& inputs) {
@@ -130,11 +139,7 @@ Tensors Merge::compute_mask(const Tensors& inputs, const Tensors& masks) const {
 
 Add::Add(std::string name) : Merge("Add", std::move(name)) {}
 Add Add::from_config(const nlohmann::json& config) { return merge_from_config<Add>(config); }
-at::Tensor Add::merge(const Tensors& inputs) const {
-  at::Tensor out = inputs[0];
-  for (size_t i = 1; i < inputs.size(); ++i) out = out + inputs[i];
-  return out;
-}
+at::Tensor Add::merge(const Tensors& inputs) const { return fold(inputs, std::plus<>()); }
 
 Subtract::Subtract(std::string name) : Merge("Subtract", std::move(name), 2) {}
 Subtract Subtract::from_config(const nlohmann::json& config) { return merge_from_config<Subtract>(config); }
@@ -142,34 +147,24 @@ at::Tensor Subtract::merge(const Tensors& inputs) const { return inputs[0] - inp
 
 Multiply::Multiply(std::string name) : Merge("Multiply", std::move(name)) {}
 Multiply Multiply::from_config(const nlohmann::json& config) { return merge_from_config<Multiply>(config); }
-at::Tensor Multiply::merge(const Tensors& inputs) const {
-  at::Tensor out = inputs[0];
-  for (size_t i = 1; i < inputs.size(); ++i) out = out * inputs[i];
-  return out;
-}
+at::Tensor Multiply::merge(const Tensors& inputs) const { return fold(inputs, std::multiplies<>()); }
 
 Average::Average(std::string name) : Merge("Average", std::move(name)) {}
 Average Average::from_config(const nlohmann::json& config) { return merge_from_config<Average>(config); }
 at::Tensor Average::merge(const Tensors& inputs) const {
-  at::Tensor sum = inputs[0];
-  for (size_t i = 1; i < inputs.size(); ++i) sum = sum + inputs[i];
-  return sum / static_cast<double>(inputs.size());
+  return fold(inputs, std::plus<>()) / static_cast<double>(inputs.size());
 }
 
 Maximum::Maximum(std::string name) : Merge("Maximum", std::move(name)) {}
 Maximum Maximum::from_config(const nlohmann::json& config) { return merge_from_config<Maximum>(config); }
 at::Tensor Maximum::merge(const Tensors& inputs) const {
-  at::Tensor out = inputs[0];
-  for (size_t i = 1; i < inputs.size(); ++i) out = at::maximum(out, inputs[i]);
-  return out;
+  return fold(inputs, [](const at::Tensor& a, const at::Tensor& b) { return at::maximum(a, b); });
 }
 
 Minimum::Minimum(std::string name) : Merge("Minimum", std::move(name)) {}
 Minimum Minimum::from_config(const nlohmann::json& config) { return merge_from_config<Minimum>(config); }
 at::Tensor Minimum::merge(const Tensors& inputs) const {
-  at::Tensor out = inputs[0];
-  for (size_t i = 1; i < inputs.size(); ++i) out = at::minimum(out, inputs[i]);
-  return out;
+  return fold(inputs, [](const at::Tensor& a, const at::Tensor& b) { return at::minimum(a, b); });
 }
 
 // ---------------------------------------------------------------------------------------------------------------

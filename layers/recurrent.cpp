@@ -2,11 +2,15 @@
 #include <strata/core/error.h>
 #include <strata/core/random.h>
 #include <strata/layers/recurrent.h>
+#include <strata/layers/registry.h>
 
 #include <nlohmann/json.hpp>
 
 namespace strata::layers {
 namespace {
+
+using initializers::seed_from;
+using initializers::seed_json;
 
 template <class Options>
 RecurrentSettings settings_of(int64_t units, const Options& o) {
@@ -90,10 +94,6 @@ std::vector<at::Tensor> torch_params(const at::Tensor& kernel, const at::Tensor&
   std::vector<at::Tensor> params{kernel.t(), recurrent_kernel.t()};
   if (input_bias.defined()) params.insert(params.end(), {input_bias, recurrent_bias});
   return params;
-}
-
-nlohmann::json seed_json(const initializers::Seed& seed) {
-  return seed ? nlohmann::json(*seed) : nlohmann::json(nullptr);
 }
 
 }  // namespace
@@ -296,28 +296,19 @@ RecurrentSettings RNNBase::settings_from_config(const nlohmann::json& config) {
   s.activation = config.value("activation", "tanh");
   s.recurrent_activation = config.value("recurrent_activation", "sigmoid");
   s.use_bias = config.value("use_bias", true);
-  auto initializer = [&](const char* key, initializers::Spec& target) {
-    if (config.contains(key)) target = initializers::deserialize(config.at(key));
-  };
-  initializer("kernel_initializer", s.kernel_initializer);
-  initializer("recurrent_initializer", s.recurrent_initializer);
-  initializer("bias_initializer", s.bias_initializer);
-  auto regularizer = [&](const char* key) {
-    return config.contains(key) ? regularizers::deserialize(config.at(key)) : regularizers::Spec{};
-  };
-  s.kernel_regularizer = regularizer("kernel_regularizer");
-  s.recurrent_regularizer = regularizer("recurrent_regularizer");
-  s.bias_regularizer = regularizer("bias_regularizer");
-  s.activity_regularizer = regularizer("activity_regularizer");
-  auto constraint = [&](const char* key) {
-    return config.contains(key) ? constraints::deserialize(config.at(key)) : constraints::Spec{};
-  };
-  s.kernel_constraint = constraint("kernel_constraint");
-  s.recurrent_constraint = constraint("recurrent_constraint");
-  s.bias_constraint = constraint("bias_constraint");
+  s.kernel_initializer = initializer_from(config, "kernel_initializer", s.kernel_initializer);
+  s.recurrent_initializer = initializer_from(config, "recurrent_initializer", s.recurrent_initializer);
+  s.bias_initializer = initializer_from(config, "bias_initializer", s.bias_initializer);
+  s.kernel_regularizer = regularizer_from(config, "kernel_regularizer");
+  s.recurrent_regularizer = regularizer_from(config, "recurrent_regularizer");
+  s.bias_regularizer = regularizer_from(config, "bias_regularizer");
+  s.activity_regularizer = regularizer_from(config, "activity_regularizer");
+  s.kernel_constraint = constraint_from(config, "kernel_constraint");
+  s.recurrent_constraint = constraint_from(config, "recurrent_constraint");
+  s.bias_constraint = constraint_from(config, "bias_constraint");
   s.dropout = config.value("dropout", 0.0);
   s.recurrent_dropout = config.value("recurrent_dropout", 0.0);
-  if (config.contains("seed") && !config.at("seed").is_null()) s.seed = config.at("seed").get<uint64_t>();
+  s.seed = seed_from(config);
   s.return_sequences = config.value("return_sequences", false);
   s.return_state = config.value("return_state", false);
   s.go_backwards = config.value("go_backwards", false);

@@ -124,6 +124,24 @@ std::map<std::string, LayerFactory>& registry() {
 
 }  // namespace
 
+initializers::Spec initializer_from(const nlohmann::json& config, const std::string& key,
+                                    initializers::Spec fallback) {
+  return config.contains(key) ? initializers::Spec(initializers::deserialize(config.at(key))) : fallback;
+}
+
+regularizers::Spec regularizer_from(const nlohmann::json& config, const std::string& key) {
+  return config.contains(key) ? regularizers::deserialize(config.at(key)) : regularizers::Spec();
+}
+
+constraints::Spec constraint_from(const nlohmann::json& config, const std::string& key) {
+  return config.contains(key) ? constraints::deserialize(config.at(key)) : constraints::Spec();
+}
+
+std::string data_format_from(const nlohmann::json& config) {
+  if (!config.contains("data_format") || config.at("data_format").is_null()) return "channels_last";
+  return config.at("data_format").get<std::string>();
+}
+
 nlohmann::json serialize(const Layer& layer) {
   return {{"class_name", layer.class_name()}, {"config", layer.get_config()}};
 }

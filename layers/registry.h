@@ -3,6 +3,9 @@
 // layer is known by its Keras class name, and custom layers can be registered alongside them.
 
 #include <nlohmann/json_fwd.hpp>
+#include <strata/core/constraints.h>
+#include <strata/core/initializers.h>
+#include <strata/core/regularizers.h>
 #include <strata/layers/layer.h>
 
 #include <functional>
@@ -21,5 +24,14 @@ std::shared_ptr<Layer> deserialize(const nlohmann::json& spec);
 
 // Makes deserialize() know `class_name` (a custom layer, or a built-in replaced by the caller).
 void register_layer(const std::string& class_name, LayerFactory factory);
+
+// For from_config: the initializer a layer config holds under `key`, or `fallback` (the option's default)
+// when the key is absent; the regularizer / constraint under `key`, none when the key is absent or null.
+initializers::Spec initializer_from(const nlohmann::json& config, const std::string& key,
+                                    initializers::Spec fallback);
+regularizers::Spec regularizer_from(const nlohmann::json& config, const std::string& key);
+constraints::Spec constraint_from(const nlohmann::json& config, const std::string& key);
+// The config's data_format; absent or null means Keras' global default, channels_last.
+std::string data_format_from(const nlohmann::json& config);
 
 }  // namespace strata::layers

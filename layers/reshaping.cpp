@@ -1,6 +1,7 @@
 #include <ATen/ATen.h>
 #include <nlohmann/json.hpp>
 #include <strata/core/error.h>
+#include <strata/layers/registry.h>
 #include <strata/layers/reshaping.h>
 
 #include <algorithm>
@@ -31,12 +32,6 @@ std::string spatial_class_name(const char* family, int64_t rank) {
 void check_channels_last(const std::string& who, const std::string& data_format) {
   if (data_format != "channels_last")
     throw ValueError(who + ": only data_format \"channels_last\" is supported, got \"" + data_format + "\"");
-}
-
-// A null data_format in a Keras config means the global default, channels_last.
-std::string data_format_from(const nlohmann::json& config) {
-  if (!config.contains("data_format") || config.at("data_format").is_null()) return "channels_last";
-  return config.at("data_format").get<std::string>();
 }
 
 // A (batch, spatial..., channels) input of the layer's rank, or a ShapeError naming the layer.

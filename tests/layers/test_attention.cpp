@@ -18,6 +18,8 @@
 #include <strata/models/sequential.h>
 #include <strata/optimizers/adam.h>
 
+#include "../support/tensor_checks.h"
+
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <functional>
@@ -31,27 +33,16 @@ using Catch::Matchers::Contains;
 
 namespace {
 
-at::Tensor rnd(at::IntArrayRef shape, uint64_t seed, at::ScalarType dtype = at::kFloat) {
-  auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
-  return (at::rand(shape, gen, at::kDouble) * 2 - 1).to(dtype);
-}
+using test_support::expect_error;
+using test_support::restored;
+using test_support::rnd;
+using test_support::to_double;
 
+// Same shape and max |actual - expected| <= tol (a tol of 0 asks for equality).
 void check_close(const at::Tensor& actual, const at::Tensor& expected, double tol = 1e-5) {
-  REQUIRE(actual.sizes() == expected.sizes());
-  const double diff =
-      (actual.detach().to(at::kDouble) - expected.detach().to(at::kDouble)).abs().max().item<double>();
+  const double diff = test_support::max_abs_difference(actual, expected);
   INFO("max abs difference " << diff);
   CHECK(diff <= tol);
-}
-
-template <class E>
-void expect_error(const std::function<void()>& f, std::vector<std::string> fragments) {
-  try {
-    f();
-    FAIL("expected an exception");
-  } catch (const E& e) {
-    for (const auto& fragment : fragments) CHECK_THAT(e.what(), Contains(fragment));
-  }
 }
 
 // A bool tensor from 0/1 values (at::tensor has no bool overload in LibTorch 1.13).
@@ -129,11 +120,6 @@ Reference reference_mha(const at::Tensor& q_in, const at::Tensor& v_in, const at
 // --- gradients
 // ----------------------------------------------------------------------------------------------
 
-// Makes every weight of `layer` float64 in place, so the whole computation runs in double.
-void to_double(Layer& layer) {
-  for (auto w : layer.weights()) w.set_data(w.detach().to(at::kDouble));
-}
-
 // Central finite differences of sum(probe * f()) against autograd, for every element of every tensor in
 // `targets` (float64 leaves that f reads). The targets numbered in `vanishing` must have a zero gradient,
 // the others a non-zero one.
@@ -176,14 +162,6 @@ void check_gradients(const std::function<at::Tensor()>& f, const std::vector<at:
 
 at::Tensor leaf(at::IntArrayRef shape, uint64_t seed) {
   return rnd(shape, seed, at::kDouble).requires_grad_(true);
-}
-
-// A layer restored from its serialized config, holding the original's weights.
-std::shared_ptr<Layer> restored(const Layer& layer) {
-  auto copy = layers::deserialize(layers::serialize(layer));
-  CHECK(copy->class_name() == layer.class_name());
-  CHECK(copy->get_config() == layer.get_config());
-  return copy;
 }
 
 }  // namespace

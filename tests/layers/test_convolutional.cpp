@@ -9,6 +9,8 @@
 #include <strata/layers/convolutional.h>
 #include <strata/layers/registry.h>
 
+#include "../support/tensor_checks.h"
+
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
@@ -148,21 +150,10 @@ at::Tensor reference_conv2d_transpose(const at::Tensor& x_in, const at::Tensor& 
   return y;
 }
 
-void check_close(const at::Tensor& actual, const at::Tensor& expected, double tol = 1e-4) {
-  REQUIRE(actual.sizes() == expected.sizes());
-  const double diff = (actual.to(at::kDouble) - expected.to(at::kDouble)).abs().max().item<double>();
-  INFO("max abs difference " << diff);
-  CHECK(diff < tol);
-}
+using test_support::expect_error;
 
-template <class E>
-void expect_error(const std::function<void()>& f, std::vector<std::string> fragments) {
-  try {
-    f();
-    FAIL("expected an exception");
-  } catch (const E& e) {
-    for (const auto& fragment : fragments) CHECK_THAT(e.what(), Contains(fragment));
-  }
+void check_close(const at::Tensor& actual, const at::Tensor& expected, double tol = 1e-4) {
+  test_support::check_close(actual, expected, tol);
 }
 
 // Central finite differences of sum(w * layer(x)) with respect to each element of `target` (a copy of one weight,
@@ -209,12 +200,7 @@ void check_gradient(Layer& layer, at::Tensor x, int which_weight /* -1: the inpu
   CHECK(diff < 1e-2 * scale);
 }
 
-void check_config_round_trip(const Layer& layer) {
-  const nlohmann::json spec = layers::serialize(layer);
-  const auto copy = layers::deserialize(spec);
-  CHECK(copy->class_name() == layer.class_name());
-  CHECK(copy->get_config() == layer.get_config());
-}
+void check_config_round_trip(const Layer& layer) { test_support::restored(layer); }
 
 }  // namespace
 

@@ -11,6 +11,8 @@
 #include <strata/layers/registry.h>
 #include <strata/models/sequential.h>
 
+#include "../support/tensor_checks.h"
+
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
@@ -23,18 +25,10 @@ using Catch::Matchers::Contains;
 
 namespace {
 
-std::vector<double> values_of(const at::Tensor& t) {
-  at::Tensor flat = t.detach().to(at::kDouble).contiguous().reshape({-1});
-  return std::vector<double>(flat.data_ptr<double>(), flat.data_ptr<double>() + flat.numel());
-}
+using test_support::values_of;
 
 void check_close(const at::Tensor& actual, const std::vector<double>& expected, double tol = 1e-5) {
-  const std::vector<double> got = values_of(actual);
-  REQUIRE(got.size() == expected.size());
-  for (size_t i = 0; i < got.size(); ++i) {
-    INFO("element " << i << ": got " << got[i] << ", expected " << expected[i]);
-    CHECK(std::abs(got[i] - expected[i]) <= tol * std::max(1.0, std::abs(expected[i])));
-  }
+  test_support::check_values(actual, expected, tol);
 }
 
 at::Tensor floats(const std::vector<float>& values) { return at::tensor(values, at::kFloat); }
@@ -73,19 +67,7 @@ std::vector<double> normalize_channels(const std::vector<double>& v, const Momen
 void check_gradient(const std::function<at::Tensor(const at::Tensor&)>& f, const at::Tensor& x0) {
   const bool single = x0.scalar_type() == at::kFloat;
   const double h = single ? 1e-3 : 1e-6, tol = single ? 1e-2 : 1e-6, floor = single ? 2e-3 : 1e-8;
-  at::Tensor x = x0.clone().requires_grad_(true);
-  const at::Tensor weights = at::randn(f(x0).sizes(), at::kDouble);
-  auto loss = [&](const at::Tensor& t) { return (f(t).to(at::kDouble) * weights).sum(); };
-  loss(x).backward();
-  const std::vector<double> analytic = values_of(x.grad());
-  for (int64_t i = 0; i < x0.numel(); ++i) {
-    at::Tensor up = x0.clone(), down = x0.clone();
-    up.view({-1})[i] += h;
-    down.view({-1})[i] -= h;
-    const double numeric = (loss(up).item<double>() - loss(down).item<double>()) / (2 * h);
-    INFO("element " << i << ": autograd " << analytic[i] << ", finite differences " << numeric);
-    CHECK(std::abs(numeric - analytic[i]) <= floor + tol * std::abs(numeric));
-  }
+  test_support::check_input_gradient(f, x0, h, floor, tol);
 }
 
 }  // namespace

@@ -8,6 +8,8 @@
 #include <strata/layers/pooling.h>
 #include <strata/layers/registry.h>
 
+#include "../support/tensor_checks.h"
+
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
@@ -20,24 +22,11 @@ using Catch::Matchers::Contains;
 
 namespace {
 
-// A (1, length, 1) channels_last sequence.
-at::Tensor sequence(std::vector<double> values) {
-  const int64_t n = static_cast<int64_t>(values.size());
-  return at::tensor(values, at::kDouble).reshape({1, n, 1});
-}
-
-std::vector<double> values_of(const at::Tensor& t) {
-  at::Tensor flat = t.detach().to(at::kDouble).contiguous().reshape({-1});
-  return std::vector<double>(flat.data_ptr<double>(), flat.data_ptr<double>() + flat.numel());
-}
+using test_support::sequence;
+using test_support::values_of;
 
 void check_close(const at::Tensor& actual, const std::vector<double>& expected, double tol = 1e-9) {
-  const std::vector<double> got = values_of(actual);
-  REQUIRE(got.size() == expected.size());
-  for (size_t i = 0; i < got.size(); ++i) {
-    INFO("element " << i << ": got " << got[i] << ", expected " << expected[i]);
-    CHECK(std::abs(got[i] - expected[i]) <= tol * std::max(1.0, std::abs(expected[i])));
-  }
+  test_support::check_values(actual, expected, tol);
 }
 
 // Plain-loop pooling of a channels_last (N, spatial..., C) tensor with TF's padding rules: every output
@@ -102,24 +91,7 @@ std::vector<double> reference_pool(const at::Tensor& x, const std::vector<int64_
 
 // Central finite differences of sum(layer(x) * weights) against autograd, in float64.
 void check_gradient(const std::function<at::Tensor(const at::Tensor&)>& f, const at::Tensor& x0, double tol) {
-  at::Tensor x = x0.clone().requires_grad_(true);
-  const at::Tensor weights = at::randn(f(x0).sizes(), at::kDouble);
-  (f(x) * weights).sum().backward();
-  const std::vector<double> analytic = values_of(x.grad());
-  const double h = 1e-6;
-  at::Tensor probe = x0.clone();
-  double* p = probe.data_ptr<double>();
-  for (int64_t i = 0; i < probe.numel(); ++i) {
-    const double saved = p[i];
-    p[i] = saved + h;
-    const double up = (f(probe) * weights).sum().item<double>();
-    p[i] = saved - h;
-    const double down = (f(probe) * weights).sum().item<double>();
-    p[i] = saved;
-    const double numeric = (up - down) / (2 * h);
-    INFO("element " << i << ": autograd " << analytic[i] << ", finite differences " << numeric);
-    CHECK(std::abs(numeric - analytic[i]) <= 1e-5 + tol * std::abs(numeric));
-  }
+  test_support::check_input_gradient(f, x0, 1e-6, 1e-5, tol);
 }
 
 }  // namespace

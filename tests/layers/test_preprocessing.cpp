@@ -16,6 +16,8 @@
 #include <strata/models/sequential.h>
 #include <strata/optimizers/sgd.h>
 
+#include "../support/tensor_checks.h"
+
 #include <array>
 #include <catch2/catch.hpp>
 #include <cmath>
@@ -27,18 +29,10 @@ using Catch::Matchers::Contains;
 
 namespace {
 
-std::vector<double> values_of(const at::Tensor& t) {
-  at::Tensor flat = t.detach().to(at::kDouble).contiguous().reshape({-1});
-  return std::vector<double>(flat.data_ptr<double>(), flat.data_ptr<double>() + flat.numel());
-}
+using test_support::values_of;
 
 void check_close(const at::Tensor& actual, const std::vector<double>& expected, double tol = 1e-5) {
-  const std::vector<double> got = values_of(actual);
-  REQUIRE(got.size() == expected.size());
-  for (size_t i = 0; i < got.size(); ++i) {
-    INFO("element " << i << ": got " << got[i] << ", expected " << expected[i]);
-    CHECK(std::abs(got[i] - expected[i]) <= tol * std::max(1.0, std::abs(expected[i])));
-  }
+  test_support::check_values(actual, expected, tol);
 }
 
 // A one-channel image batch of one image, rows given top to bottom.

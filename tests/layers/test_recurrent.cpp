@@ -18,6 +18,8 @@
 #include <strata/models/sequential.h>
 #include <strata/optimizers/sgd.h>
 
+#include "../support/tensor_checks.h"
+
 #include <catch2/catch.hpp>
 #include <functional>
 #include <nlohmann/json.hpp>
@@ -29,26 +31,12 @@ using Catch::Matchers::Contains;
 
 namespace {
 
-at::Tensor rnd(at::IntArrayRef shape, uint64_t seed, at::ScalarType dtype = at::kFloat) {
-  auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
-  return (at::rand(shape, gen, at::kDouble) * 2 - 1).to(dtype);
-}
+using test_support::expect_error;
+using test_support::rnd;
+using test_support::to_double;
 
 void check_close(const at::Tensor& actual, const at::Tensor& expected, double tol = 1e-5) {
-  REQUIRE(actual.sizes() == expected.sizes());
-  const double diff = (actual.to(at::kDouble) - expected.to(at::kDouble)).abs().max().item<double>();
-  INFO("max abs difference " << diff);
-  CHECK(diff < tol);
-}
-
-template <class E>
-void expect_error(const std::function<void()>& f, std::vector<std::string> fragments) {
-  try {
-    f();
-    FAIL("expected an exception");
-  } catch (const E& e) {
-    for (const auto& fragment : fragments) CHECK_THAT(e.what(), Contains(fragment));
-  }
+  test_support::check_close(actual, expected, tol);
 }
 
 // Random weights of Keras' shapes (biases too, so a wrong bias layout shows).
@@ -56,11 +44,6 @@ void randomize(Layer& layer, uint64_t seed) {
   std::vector<at::Tensor> weights;
   for (const auto& w : layer.get_weights()) weights.push_back(rnd(w.sizes(), seed++) * 0.7);
   layer.set_weights(weights);
-}
-
-// Switches every weight of `layer` to float64 in place, for finite differences.
-void to_double(Layer& layer) {
-  for (auto w : layer.weights()) w.set_data(w.detach().to(at::kDouble));
 }
 
 at::Tensor logistic(const at::Tensor& x) { return 1 / (1 + at::exp(-x)); }
@@ -188,10 +171,7 @@ void check_gradients(Layer& layer, const at::Tensor& x_float, const at::Tensor& 
 }
 
 void check_round_trip(Layer& layer, const Tensors& inputs) {
-  const nlohmann::json spec = layers::serialize(layer);
-  const auto copy = layers::deserialize(spec);
-  CHECK(copy->class_name() == layer.class_name());
-  CHECK(copy->get_config() == layer.get_config());
+  const auto copy = test_support::restored(layer);
   const Tensors expected = layer(inputs);
   copy->ensure_built(shape_of(inputs.front()));
   copy->set_weights(layer.get_weights());

@@ -8,6 +8,8 @@
 #include <strata/layers/registry.h>
 #include <strata/layers/reshaping.h>
 
+#include "../support/tensor_checks.h"
+
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <functional>
@@ -20,49 +22,17 @@ using Catch::Matchers::Contains;
 
 namespace {
 
-std::vector<double> values_of(const at::Tensor& t) {
-  at::Tensor flat = t.detach().to(at::kDouble).contiguous().reshape({-1});
-  return std::vector<double>(flat.data_ptr<double>(), flat.data_ptr<double>() + flat.numel());
-}
+using test_support::random;
+using test_support::sequence;
+using test_support::values_of;
 
 void check_values(const at::Tensor& actual, const std::vector<double>& expected, double tol = 1e-12) {
-  const std::vector<double> got = values_of(actual);
-  REQUIRE(got.size() == expected.size());
-  for (size_t i = 0; i < got.size(); ++i) {
-    INFO("element " << i << ": got " << got[i] << ", expected " << expected[i]);
-    CHECK(std::abs(got[i] - expected[i]) <= tol * std::max(1.0, std::abs(expected[i])));
-  }
-}
-
-at::Tensor random(at::IntArrayRef shape) { return at::randn(shape, at::kDouble); }
-
-// A (1, length, 1) sequence.
-at::Tensor sequence(std::vector<double> values) {
-  const auto n = static_cast<int64_t>(values.size());
-  return at::tensor(values, at::kDouble).reshape({1, n, 1});
+  test_support::check_values(actual, expected, tol);
 }
 
 // Central finite differences of sum(layer(x) * weights) against autograd, in float64.
 void check_gradient(Layer& layer, const at::Tensor& x0) {
-  auto f = [&](const at::Tensor& x) { return layer(x); };
-  at::Tensor x = x0.clone().requires_grad_(true);
-  const at::Tensor weights = at::randn(f(x0).sizes(), at::kDouble);
-  (f(x) * weights).sum().backward();
-  const std::vector<double> analytic = values_of(x.grad());
-  const double h = 1e-6;
-  at::Tensor probe = x0.clone();
-  double* p = probe.data_ptr<double>();
-  for (int64_t i = 0; i < probe.numel(); ++i) {
-    const double saved = p[i];
-    p[i] = saved + h;
-    const double up = (f(probe) * weights).sum().item<double>();
-    p[i] = saved - h;
-    const double down = (f(probe) * weights).sum().item<double>();
-    p[i] = saved;
-    const double numeric = (up - down) / (2 * h);
-    INFO("element " << i << ": autograd " << analytic[i] << ", finite differences " << numeric);
-    CHECK(std::abs(numeric - analytic[i]) <= 1e-6 + 1e-6 * std::abs(numeric));
-  }
+  test_support::check_input_gradient([&](const at::Tensor& x) { return layer(x); }, x0, 1e-6, 1e-6, 1e-6);
 }
 
 // Element loops over a (N, D, H, W, C) tensor; lower ranks are viewed with size-1 leading spatial axes.
