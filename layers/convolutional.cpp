@@ -2,6 +2,7 @@
 #include <nlohmann/json.hpp>
 #include <strata/core/error.h>
 #include <strata/layers/convolutional.h>
+#include <strata/layers/registry.h>
 
 #include <algorithm>
 #include <cctype>
@@ -16,19 +17,6 @@ ConvTuple tuple_from_json(const nlohmann::json& j) {
   if (j.is_null()) return {};
   if (j.is_number_integer()) return ConvTuple(j.get<int64_t>());
   return ConvTuple(j.get<std::vector<int64_t>>());
-}
-
-// A null data_format means the global default, channels_last.
-std::string data_format_from_json(const nlohmann::json& config) {
-  if (!config.contains("data_format") || config.at("data_format").is_null()) return "channels_last";
-  return config.at("data_format").get<std::string>();
-}
-
-regularizers::Spec regularizer_from(const nlohmann::json& config, const char* key) {
-  return regularizers::deserialize(config.value(key, nlohmann::json()));
-}
-constraints::Spec constraint_from(const nlohmann::json& config, const char* key) {
-  return constraints::deserialize(config.value(key, nlohmann::json()));
 }
 
 const char* spatial_layout(int64_t rank, bool channels_first) {
@@ -268,13 +256,11 @@ ConvOptions Conv::options_from_config(const nlohmann::json& config) {
   ConvOptions options{.activation = config.value("activation", "linear"), .use_bias = config.value("use_bias", true)};
   if (config.contains("strides")) options.strides = tuple_from_json(config.at("strides"));
   options.padding = config.value("padding", "valid");
-  options.data_format = data_format_from_json(config);
+  options.data_format = data_format_from(config);
   if (config.contains("dilation_rate")) options.dilation_rate = tuple_from_json(config.at("dilation_rate"));
   options.groups = config.value("groups", int64_t{1});
-  if (config.contains("kernel_initializer"))
-    options.kernel_initializer = initializers::deserialize(config.at("kernel_initializer"));
-  if (config.contains("bias_initializer"))
-    options.bias_initializer = initializers::deserialize(config.at("bias_initializer"));
+  options.kernel_initializer = initializer_from(config, "kernel_initializer", options.kernel_initializer);
+  options.bias_initializer = initializer_from(config, "bias_initializer", options.bias_initializer);
   options.kernel_regularizer = regularizer_from(config, "kernel_regularizer");
   options.bias_regularizer = regularizer_from(config, "bias_regularizer");
   options.activity_regularizer = regularizer_from(config, "activity_regularizer");
@@ -428,12 +414,10 @@ ConvTransposeOptions ConvTranspose::options_from_config(const nlohmann::json& co
   if (config.contains("strides")) options.strides = tuple_from_json(config.at("strides"));
   options.padding = config.value("padding", "valid");
   if (config.contains("output_padding")) options.output_padding = tuple_from_json(config.at("output_padding"));
-  options.data_format = data_format_from_json(config);
+  options.data_format = data_format_from(config);
   if (config.contains("dilation_rate")) options.dilation_rate = tuple_from_json(config.at("dilation_rate"));
-  if (config.contains("kernel_initializer"))
-    options.kernel_initializer = initializers::deserialize(config.at("kernel_initializer"));
-  if (config.contains("bias_initializer"))
-    options.bias_initializer = initializers::deserialize(config.at("bias_initializer"));
+  options.kernel_initializer = initializer_from(config, "kernel_initializer", options.kernel_initializer);
+  options.bias_initializer = initializer_from(config, "bias_initializer", options.bias_initializer);
   options.kernel_regularizer = regularizer_from(config, "kernel_regularizer");
   options.bias_regularizer = regularizer_from(config, "bias_regularizer");
   options.activity_regularizer = regularizer_from(config, "activity_regularizer");
@@ -528,12 +512,10 @@ DepthwiseConv2D DepthwiseConv2D::from_config(const nlohmann::json& config) {
   if (config.contains("strides")) options.strides = tuple_from_json(config.at("strides"));
   options.padding = config.value("padding", "valid");
   options.depth_multiplier = config.value("depth_multiplier", int64_t{1});
-  options.data_format = data_format_from_json(config);
+  options.data_format = data_format_from(config);
   if (config.contains("dilation_rate")) options.dilation_rate = tuple_from_json(config.at("dilation_rate"));
-  if (config.contains("depthwise_initializer"))
-    options.depthwise_initializer = initializers::deserialize(config.at("depthwise_initializer"));
-  if (config.contains("bias_initializer"))
-    options.bias_initializer = initializers::deserialize(config.at("bias_initializer"));
+  options.depthwise_initializer = initializer_from(config, "depthwise_initializer", options.depthwise_initializer);
+  options.bias_initializer = initializer_from(config, "bias_initializer", options.bias_initializer);
   options.depthwise_regularizer = regularizer_from(config, "depthwise_regularizer");
   options.bias_regularizer = regularizer_from(config, "bias_regularizer");
   options.activity_regularizer = regularizer_from(config, "activity_regularizer");
@@ -613,15 +595,12 @@ SeparableConv2D SeparableConv2D::from_config(const nlohmann::json& config) {
                                  .use_bias = config.value("use_bias", true)};
   if (config.contains("strides")) options.strides = tuple_from_json(config.at("strides"));
   options.padding = config.value("padding", "valid");
-  options.data_format = data_format_from_json(config);
+  options.data_format = data_format_from(config);
   if (config.contains("dilation_rate")) options.dilation_rate = tuple_from_json(config.at("dilation_rate"));
   options.depth_multiplier = config.value("depth_multiplier", int64_t{1});
-  if (config.contains("depthwise_initializer"))
-    options.depthwise_initializer = initializers::deserialize(config.at("depthwise_initializer"));
-  if (config.contains("pointwise_initializer"))
-    options.pointwise_initializer = initializers::deserialize(config.at("pointwise_initializer"));
-  if (config.contains("bias_initializer"))
-    options.bias_initializer = initializers::deserialize(config.at("bias_initializer"));
+  options.depthwise_initializer = initializer_from(config, "depthwise_initializer", options.depthwise_initializer);
+  options.pointwise_initializer = initializer_from(config, "pointwise_initializer", options.pointwise_initializer);
+  options.bias_initializer = initializer_from(config, "bias_initializer", options.bias_initializer);
   options.depthwise_regularizer = regularizer_from(config, "depthwise_regularizer");
   options.pointwise_regularizer = regularizer_from(config, "pointwise_regularizer");
   options.bias_regularizer = regularizer_from(config, "bias_regularizer");

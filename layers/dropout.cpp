@@ -39,6 +39,12 @@ std::vector<int64_t> noise_shape_from(const nlohmann::json& config) {
   return out;
 }
 
+void check_noise_shape(const std::string& who, const std::vector<int64_t>& noise_shape) {
+  for (int64_t d : noise_shape)
+    if (d <= 0 && d != kNone)
+      throw ValueError(who + ": noise_shape entries must be positive or None, got " + format_shape(noise_shape));
+}
+
 // `noise_shape` with its None entries filled from `inputs`; it must broadcast against them.
 std::vector<int64_t> resolve_noise_shape(const std::string& who, const std::vector<int64_t>& noise_shape,
                                          const at::Tensor& inputs) {
@@ -76,9 +82,7 @@ Dropout::Dropout(std::string class_name, double rate, DropoutOptions options)
       noise_shape_(std::move(options.noise_shape)),
       generator_(generator_for(options.seed)) {
   check_rate(describe(), rate_);
-  for (int64_t d : noise_shape_)
-    if (d <= 0 && d != kNone)
-      throw ValueError(describe() + ": noise_shape entries must be positive or None, got " + format_shape(noise_shape_));
+  check_noise_shape(describe(), noise_shape_);
   set_supports_masking(true);
 }
 
@@ -246,6 +250,7 @@ AlphaDropout::AlphaDropout(double rate, DropoutOptions options)
       seed_(options.seed),
       generator_(generator_for(options.seed)) {
   check_rate(describe(), rate_);
+  check_noise_shape(describe(), noise_shape_);
   set_supports_masking(true);
 }
 

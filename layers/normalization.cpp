@@ -2,6 +2,7 @@
 #include <nlohmann/json.hpp>
 #include <strata/core/error.h>
 #include <strata/layers/normalization.h>
+#include <strata/layers/registry.h>
 
 #include <algorithm>
 
@@ -81,13 +82,12 @@ void read_common(const nlohmann::json& config, Options& options) {
   options.epsilon = config.value("epsilon", 1e-3);
   options.center = config.value("center", true);
   options.scale = config.value("scale", true);
-  if (config.contains("beta_initializer")) options.beta_initializer = initializers::deserialize(config.at("beta_initializer"));
-  if (config.contains("gamma_initializer"))
-    options.gamma_initializer = initializers::deserialize(config.at("gamma_initializer"));
-  options.beta_regularizer = regularizers::deserialize(config.value("beta_regularizer", nlohmann::json()));
-  options.gamma_regularizer = regularizers::deserialize(config.value("gamma_regularizer", nlohmann::json()));
-  options.beta_constraint = constraints::deserialize(config.value("beta_constraint", nlohmann::json()));
-  options.gamma_constraint = constraints::deserialize(config.value("gamma_constraint", nlohmann::json()));
+  options.beta_initializer = initializer_from(config, "beta_initializer", options.beta_initializer);
+  options.gamma_initializer = initializer_from(config, "gamma_initializer", options.gamma_initializer);
+  options.beta_regularizer = regularizer_from(config, "beta_regularizer");
+  options.gamma_regularizer = regularizer_from(config, "gamma_regularizer");
+  options.beta_constraint = constraint_from(config, "beta_constraint");
+  options.gamma_constraint = constraint_from(config, "gamma_constraint");
   options.name = config.value("name", "");
 }
 
@@ -168,10 +168,8 @@ BatchNormalization BatchNormalization::from_config(const nlohmann::json& config)
   }
   options.momentum = config.value("momentum", 0.99);
   read_common(config, options);
-  if (config.contains("moving_mean_initializer"))
-    options.moving_mean_initializer = initializers::deserialize(config.at("moving_mean_initializer"));
-  if (config.contains("moving_variance_initializer"))
-    options.moving_variance_initializer = initializers::deserialize(config.at("moving_variance_initializer"));
+  options.moving_mean_initializer = initializer_from(config, "moving_mean_initializer", options.moving_mean_initializer);
+  options.moving_variance_initializer = initializer_from(config, "moving_variance_initializer", options.moving_variance_initializer);
   BatchNormalization layer(std::move(options));
   layer.apply_base_config(config);
   return layer;

@@ -14,8 +14,6 @@
 #include <strata/layers/pooling.h>
 #include <strata/layers/preprocessing.h>
 #include <strata/layers/masking.h>
-#include <strata/layers/normalization.h>
-#include <strata/layers/pooling.h>
 #include <strata/layers/recurrent.h>
 #include <strata/layers/registry.h>
 #include <strata/layers/reshaping.h>

@@ -221,4 +221,5 @@ TEST_CASE("AlphaDropout keeps zero mean and unit variance with SELU's saturation
   CHECK(at::equal((*copy)(x3, true), layers::AlphaDropout(rate, {.noise_shape = {kNone, 1, kNone}, .seed = 5})(x3, true)));
   CHECK_THROWS_WITH(layers::AlphaDropout(1.0), Contains("rate") && Contains("AlphaDropout"));
   CHECK_THROWS_AS(layers::AlphaDropout(-0.01), ValueError);
+  CHECK_THROWS_WITH(layers::AlphaDropout(0.5, {.noise_shape = {kNone, 0, 3}}), Contains("noise_shape") && Contains("AlphaDropout"));
 }
