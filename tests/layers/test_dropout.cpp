@@ -86,7 +86,7 @@ TEST_CASE("SpatialDropout1D/2D/3D drop whole channels", "[regularization]") {
   }
   SECTION("3D, (batch, d1, d2, d3, channels)") {
     layers::SpatialDropout3D layer(rate, {.seed = 3});
-    const at::Tensor x = at::randn({40, 2, 3, 2, 50});
+    const at::Tensor x = at::rand({40, 2, 3, 2, 50}) + 0.5;  // no zeros, so y != 0 tells the kept channels
     const at::Tensor y = layer(x, true);
     // Each channel is either all zero or all x * scale.
     const at::Tensor keep = (y != 0).to(at::kFloat);
