@@ -1,6 +1,7 @@
 #include <ATen/ATen.h>
 #include <strata/callbacks/progbar_logger.h>
 #include <strata/core/error.h>
+#include <strata/core/host_memory.h>
 #include <strata/losses/probabilistic.h>
 #include <strata/metrics/accuracy.h>
 #include <strata/models/data_checks.h>
@@ -174,6 +175,7 @@ callbacks::History Model::fit(const at::Tensor& x, const at::Tensor& y, FitOptio
   if (options.verbose < 0 || options.verbose > 2)
     throw ValueError(who + ": expected verbose 0, 1 or 2, got " + std::to_string(options.verbose));
   check_same_samples(who, x, y);
+  keep_host_memory_for_reuse();
 
   at::Tensor x_train = x, y_train = y, x_val = options.validation_data.x, y_val = options.validation_data.y;
   if (!x_val.defined() && options.validation_split > 0.0) {
@@ -252,6 +254,7 @@ Logs Model::run_test_loop(const at::Tensor& x, const at::Tensor& y, int64_t batc
 Logs Model::evaluate(const at::Tensor& x, const at::Tensor& y, EvaluateOptions options) {
   require_compiled("evaluate()");
   check_batch_size(describe() + ": evaluate()", options.batch_size);
+  keep_host_memory_for_reuse();
   prepare_data("evaluate()", x, y);
   std::vector<std::shared_ptr<Callback>> all;
   if (options.verbose != 0) all.push_back(std::make_shared<callbacks::ProgbarLogger>());
@@ -265,6 +268,7 @@ at::Tensor Model::predict(const at::Tensor& x, PredictOptions options) {
   check_batch_size(who, options.batch_size);
   if (!x.defined() || x.dim() == 0) throw ValueError(who + ": x must be a defined tensor with a batch dimension");
   check_input(x);
+  keep_host_memory_for_reuse();
   const int64_t samples = x.size(0);
   const int64_t steps = steps_for(samples, options.batch_size);
   std::vector<std::shared_ptr<Callback>> all;
