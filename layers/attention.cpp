@@ -2,6 +2,7 @@
 #include <strata/core/error.h>
 #include <strata/core/random.h>
 #include <strata/layers/attention.h>
+#include <strata/layers/kernel_bias_config.h>
 #include <strata/layers/registry.h>
 
 #include <algorithm>
@@ -449,13 +450,7 @@ nlohmann::json MultiHeadAttention::get_config() const {
       options_.output_shape.empty() ? nlohmann::json(nullptr) : nlohmann::json(options_.output_shape);
   config["attention_axes"] =
       options_.attention_axes.empty() ? nlohmann::json(nullptr) : nlohmann::json(options_.attention_axes);
-  config["kernel_initializer"] = initializers::serialize(*options_.kernel_initializer);
-  config["bias_initializer"] = initializers::serialize(*options_.bias_initializer);
-  config["kernel_regularizer"] = regularizers::serialize(options_.kernel_regularizer);
-  config["bias_regularizer"] = regularizers::serialize(options_.bias_regularizer);
-  config["activity_regularizer"] = regularizers::serialize(options_.activity_regularizer);
-  config["kernel_constraint"] = constraints::serialize(options_.kernel_constraint);
-  config["bias_constraint"] = constraints::serialize(options_.bias_constraint);
+  write_kernel_bias_config(options_, config);
   config["seed"] = seed_json(options_.seed);
   return config;
 }
@@ -477,13 +472,7 @@ MultiHeadAttention MultiHeadAttention::from_config(const nlohmann::json& config)
       .attention_axes = int_list("attention_axes"),
       .seed = seed_from(config),
       .name = config.value("name", "")};
-  options.kernel_initializer = initializer_from(config, "kernel_initializer", options.kernel_initializer);
-  options.bias_initializer = initializer_from(config, "bias_initializer", options.bias_initializer);
-  options.kernel_regularizer = regularizer_from(config, "kernel_regularizer");
-  options.bias_regularizer = regularizer_from(config, "bias_regularizer");
-  options.activity_regularizer = regularizer_from(config, "activity_regularizer");
-  options.kernel_constraint = constraint_from(config, "kernel_constraint");
-  options.bias_constraint = constraint_from(config, "bias_constraint");
+  read_kernel_bias_config(config, options);
   MultiHeadAttention layer(config.at("num_heads").get<int64_t>(), config.at("key_dim").get<int64_t>(),
                            std::move(options));
   layer.apply_base_config(config);

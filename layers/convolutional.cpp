@@ -2,6 +2,7 @@
 #include <nlohmann/json.hpp>
 #include <strata/core/error.h>
 #include <strata/layers/convolutional.h>
+#include <strata/layers/kernel_bias_config.h>
 #include <strata/layers/registry.h>
 
 #include <algorithm>
@@ -242,13 +243,7 @@ nlohmann::json Conv::get_config() const {
   config["groups"] = options_.groups;
   config["activation"] = options_.activation.name();
   config["use_bias"] = options_.use_bias;
-  config["kernel_initializer"] = initializers::serialize(*options_.kernel_initializer);
-  config["bias_initializer"] = initializers::serialize(*options_.bias_initializer);
-  config["kernel_regularizer"] = regularizers::serialize(options_.kernel_regularizer);
-  config["bias_regularizer"] = regularizers::serialize(options_.bias_regularizer);
-  config["activity_regularizer"] = regularizers::serialize(options_.activity_regularizer);
-  config["kernel_constraint"] = constraints::serialize(options_.kernel_constraint);
-  config["bias_constraint"] = constraints::serialize(options_.bias_constraint);
+  write_kernel_bias_config(options_, config);
   return config;
 }
 
@@ -259,13 +254,7 @@ ConvOptions Conv::options_from_config(const nlohmann::json& config) {
   options.data_format = data_format_from(config);
   if (config.contains("dilation_rate")) options.dilation_rate = tuple_from_json(config.at("dilation_rate"));
   options.groups = config.value("groups", int64_t{1});
-  options.kernel_initializer = initializer_from(config, "kernel_initializer", options.kernel_initializer);
-  options.bias_initializer = initializer_from(config, "bias_initializer", options.bias_initializer);
-  options.kernel_regularizer = regularizer_from(config, "kernel_regularizer");
-  options.bias_regularizer = regularizer_from(config, "bias_regularizer");
-  options.activity_regularizer = regularizer_from(config, "activity_regularizer");
-  options.kernel_constraint = constraint_from(config, "kernel_constraint");
-  options.bias_constraint = constraint_from(config, "bias_constraint");
+  read_kernel_bias_config(config, options);
   options.name = config.value("name", "");
   return options;
 }
@@ -398,13 +387,7 @@ nlohmann::json ConvTranspose::get_config() const {
   config["output_padding"] = output_padding_.empty() ? nlohmann::json(nullptr) : nlohmann::json(output_padding_);
   config["activation"] = options_.activation.name();
   config["use_bias"] = options_.use_bias;
-  config["kernel_initializer"] = initializers::serialize(*options_.kernel_initializer);
-  config["bias_initializer"] = initializers::serialize(*options_.bias_initializer);
-  config["kernel_regularizer"] = regularizers::serialize(options_.kernel_regularizer);
-  config["bias_regularizer"] = regularizers::serialize(options_.bias_regularizer);
-  config["activity_regularizer"] = regularizers::serialize(options_.activity_regularizer);
-  config["kernel_constraint"] = constraints::serialize(options_.kernel_constraint);
-  config["bias_constraint"] = constraints::serialize(options_.bias_constraint);
+  write_kernel_bias_config(options_, config);
   return config;
 }
 
@@ -416,13 +399,7 @@ ConvTransposeOptions ConvTranspose::options_from_config(const nlohmann::json& co
   if (config.contains("output_padding")) options.output_padding = tuple_from_json(config.at("output_padding"));
   options.data_format = data_format_from(config);
   if (config.contains("dilation_rate")) options.dilation_rate = tuple_from_json(config.at("dilation_rate"));
-  options.kernel_initializer = initializer_from(config, "kernel_initializer", options.kernel_initializer);
-  options.bias_initializer = initializer_from(config, "bias_initializer", options.bias_initializer);
-  options.kernel_regularizer = regularizer_from(config, "kernel_regularizer");
-  options.bias_regularizer = regularizer_from(config, "bias_regularizer");
-  options.activity_regularizer = regularizer_from(config, "activity_regularizer");
-  options.kernel_constraint = constraint_from(config, "kernel_constraint");
-  options.bias_constraint = constraint_from(config, "bias_constraint");
+  read_kernel_bias_config(config, options);
   options.name = config.value("name", "");
   return options;
 }

@@ -2,6 +2,7 @@
 #include <nlohmann/json.hpp>
 #include <strata/core/error.h>
 #include <strata/layers/dense.h>
+#include <strata/layers/kernel_bias_config.h>
 #include <strata/layers/registry.h>
 
 namespace strata::layers {
@@ -50,25 +51,13 @@ nlohmann::json Dense::get_config() const {
   config["units"] = units_;
   config["activation"] = options_.activation.name();
   config["use_bias"] = options_.use_bias;
-  config["kernel_initializer"] = initializers::serialize(*options_.kernel_initializer);
-  config["bias_initializer"] = initializers::serialize(*options_.bias_initializer);
-  config["kernel_regularizer"] = regularizers::serialize(options_.kernel_regularizer);
-  config["bias_regularizer"] = regularizers::serialize(options_.bias_regularizer);
-  config["activity_regularizer"] = regularizers::serialize(options_.activity_regularizer);
-  config["kernel_constraint"] = constraints::serialize(options_.kernel_constraint);
-  config["bias_constraint"] = constraints::serialize(options_.bias_constraint);
+  write_kernel_bias_config(options_, config);
   return config;
 }
 
 Dense Dense::from_config(const nlohmann::json& config) {
   DenseOptions options{.activation = config.value("activation", "linear"), .use_bias = config.value("use_bias", true)};
-  options.kernel_initializer = initializer_from(config, "kernel_initializer", options.kernel_initializer);
-  options.bias_initializer = initializer_from(config, "bias_initializer", options.bias_initializer);
-  options.kernel_regularizer = regularizer_from(config, "kernel_regularizer");
-  options.bias_regularizer = regularizer_from(config, "bias_regularizer");
-  options.activity_regularizer = regularizer_from(config, "activity_regularizer");
-  options.kernel_constraint = constraint_from(config, "kernel_constraint");
-  options.bias_constraint = constraint_from(config, "bias_constraint");
+  read_kernel_bias_config(config, options);
   options.name = config.value("name", "");
   Dense layer(config.at("units").get<int64_t>(), std::move(options));
   layer.apply_base_config(config);
