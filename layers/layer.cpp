@@ -151,24 +151,26 @@ void Layer::untrack(const std::shared_ptr<Layer>& layer) {
   sublayers_.erase(std::remove(sublayers_.begin(), sublayers_.end(), layer), sublayers_.end());
 }
 
-void Layer::collect_variables(std::vector<Variable>& out, bool parent_trainable) const {
+void Layer::visit_variables(const VariableVisitor& visit, bool parent_trainable) const {
   const bool trainable = parent_trainable && trainable_;
-  for (const auto& var : variables_)
-    out.push_back({name_ + "/" + var.name, var.value, trainable && var.trainable, var.regularizer, var.constraint});
-  for (const auto& layer : sublayers_) layer->collect_variables(out, trainable);
+  for (const auto& var : variables_) visit(*this, var, trainable && var.trainable);
+  for (const auto& layer : sublayers_) layer->visit_variables(visit, trainable);
 }
 
 std::vector<Variable> Layer::variables() const {
   std::vector<Variable> out;
-  collect_variables(out, true);
+  visit_variables([&](const Layer& owner, const Variable& var, bool trainable) {
+    out.push_back({owner.name_ + "/" + var.name, var.value, trainable, var.regularizer, var.constraint});
+  });
   return out;
 }
 
 Tensors Layer::losses() const {
   Tensors out;
   // Keras 3 regularizes the trainable weights only: a frozen layer's penalty is a constant it cannot lower.
-  for (const auto& var : variables())
-    if (var.regularizer && var.trainable) out.push_back((*var.regularizer)(var.value));
+  visit_variables([&](const Layer&, const Variable& var, bool trainable) {
+    if (var.regularizer && trainable) out.push_back((*var.regularizer)(var.value));
+  });
   collect_call_losses(out);
   return out;
 }
@@ -193,8 +195,9 @@ void Layer::clear_call_losses() {
 void Layer::apply_constraints() {
   at::NoGradGuard no_grad;
   // As Keras' optimizer, which constrains the variables it updates: frozen weights stay as they are.
-  for (const auto& var : variables())
-    if (var.constraint && var.trainable) var.value.copy_((*var.constraint)(var.value));
+  visit_variables([](const Layer&, const Variable& var, bool trainable) {
+    if (var.constraint && trainable) var.value.copy_((*var.constraint)(var.value));
+  });
 }
 
 std::vector<at::Tensor> Layer::weights() const {

@@ -17,6 +17,7 @@
 
 #include <concepts>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -155,7 +156,10 @@ class Layer {
   void check_input(const at::Tensor& inputs) const;
 
  private:
-  void collect_variables(std::vector<Variable>& out, bool parent_trainable) const;
+  // Calls `visit` with each own variable (local name) and then each sub-layer's, with its effective
+  // trainability; losses() and apply_constraints() run every step, so they skip building path names.
+  using VariableVisitor = std::function<void(const Layer& owner, const Variable& var, bool trainable)>;
+  void visit_variables(const VariableVisitor& visit, bool parent_trainable = true) const;
   void collect_call_losses(Tensors& out) const;
   void clear_call_losses();
 
