@@ -150,6 +150,8 @@ at::Tensor reference_conv2d_transpose(const at::Tensor& x_in, const at::Tensor& 
   return y;
 }
 
+using test_support::channels_first_to_last;
+using test_support::channels_last_to_first;
 using test_support::expect_error;
 
 void check_close(const at::Tensor& actual, const at::Tensor& expected, double tol = 1e-4) {
@@ -672,19 +674,6 @@ TEST_CASE("Convolution layers reject bad arguments and inputs with errors naming
 // weights.
 
 namespace {
-
-// (N, C, spatial...) -> (N, spatial..., C) and back.
-at::Tensor channels_first_to_last(const at::Tensor& x) {
-  std::vector<int64_t> perm{0};
-  for (int64_t i = 2; i < x.dim(); ++i) perm.push_back(i);
-  perm.push_back(1);
-  return x.permute(perm).contiguous();
-}
-at::Tensor channels_last_to_first(const at::Tensor& x) {
-  std::vector<int64_t> perm{0, x.dim() - 1};
-  for (int64_t i = 1; i < x.dim() - 1; ++i) perm.push_back(i);
-  return x.permute(perm).contiguous();
-}
 
 using LayerFactory = std::function<std::shared_ptr<Layer>(const std::string& data_format)>;
 

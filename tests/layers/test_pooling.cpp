@@ -22,6 +22,8 @@ using Catch::Matchers::Contains;
 
 namespace {
 
+using test_support::channels_first_to_last;
+using test_support::channels_last_to_first;
 using test_support::sequence;
 using test_support::values_of;
 
@@ -370,19 +372,6 @@ TEST_CASE("pooling rejects a wrong rank, a pool larger than a valid input, and i
 // data_format "channels_first": every layer against its channels_last self on the permuted input.
 
 namespace {
-
-// (N, C, spatial...) -> (N, spatial..., C) and back.
-at::Tensor channels_first_to_last(const at::Tensor& x) {
-  std::vector<int64_t> perm{0};
-  for (int64_t i = 2; i < x.dim(); ++i) perm.push_back(i);
-  perm.push_back(1);
-  return x.permute(perm).contiguous();
-}
-at::Tensor channels_last_to_first(const at::Tensor& x) {
-  std::vector<int64_t> perm{0, x.dim() - 1};
-  for (int64_t i = 1; i < x.dim() - 1; ++i) perm.push_back(i);
-  return x.permute(perm).contiguous();
-}
 
 using PoolFactory = std::function<std::shared_ptr<Layer>(const std::string& data_format)>;
 

@@ -106,4 +106,17 @@ inline std::shared_ptr<Layer> restored(const Layer& layer) {
   return copy;
 }
 
+// (N, C, spatial...) -> (N, spatial..., C) and back, for checking data_format "channels_first".
+inline at::Tensor channels_first_to_last(const at::Tensor& x) {
+  std::vector<int64_t> perm{0};
+  for (int64_t i = 2; i < x.dim(); ++i) perm.push_back(i);
+  perm.push_back(1);
+  return x.permute(perm).contiguous();
+}
+inline at::Tensor channels_last_to_first(const at::Tensor& x) {
+  std::vector<int64_t> perm{0, x.dim() - 1};
+  for (int64_t i = 1; i < x.dim() - 1; ++i) perm.push_back(i);
+  return x.permute(perm).contiguous();
+}
+
 }  // namespace strata::test_support
