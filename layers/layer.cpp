@@ -3,6 +3,7 @@
 #include <strata/core/error.h>
 #include <strata/core/naming.h>
 #include <strata/layers/layer.h>
+#include <strata/layers/registry.h>
 
 #include <algorithm>
 
@@ -192,6 +193,10 @@ void Layer::clear_call_losses() {
   for (const auto& layer : sublayers_) layer->clear_call_losses();
 }
 
+void Layer::reset_states() {
+  for (auto& layer : sublayers_) layer->reset_states();
+}
+
 void Layer::apply_constraints() {
   at::NoGradGuard no_grad;
   // As Keras' optimizer, which constrains the variables it updates: frozen weights stay as they are.
@@ -245,6 +250,48 @@ void Layer::set_weights(const std::vector<at::Tensor>& weights) {
   }
   at::NoGradGuard no_grad;
   for (size_t i = 0; i < vars.size(); ++i) vars[i].value.copy_(weights[i]);
+}
+
+std::shared_ptr<Layer> Layer::owner_for_graph(bool moving) {
+  if (auto self = weak_from_this().lock()) return self;
+  if (moving) return layers::move_to_shared(std::move(*this));
+  throw StateError(describe() + ": a layer called on symbolic tensors must belong to the graph; call a temporary "
+                   "(layers::Dense(10)(x)) or hold the layer in a shared_ptr (auto dense = share(layers::Dense(10)))");
+}
+
+namespace {
+
+SymbolicTensor only_output(const Layer& layer, std::vector<SymbolicTensor> outputs) {
+  if (outputs.size() != 1)
+    throw ValueError(layer.describe() + ": returns " + std::to_string(outputs.size()) +
+                     " outputs; call it with a list of inputs, layer({x}), to get them all");
+  return outputs.front();
+}
+
+}  // namespace
+
+SymbolicTensor Layer::operator()(const SymbolicTensor& input) & {
+  return only_output(*this, call_symbolic(owner_for_graph(false), {input}));
+}
+
+SymbolicTensor Layer::operator()(const SymbolicTensor& input) && {
+  auto owner = owner_for_graph(true);  // *this is moved-from from here on
+  return only_output(*owner, call_symbolic(owner, {input}));
+}
+
+std::vector<SymbolicTensor> Layer::operator()(const std::vector<SymbolicTensor>& inputs) & {
+  return call_symbolic(owner_for_graph(false), inputs);
+}
+
+std::vector<SymbolicTensor> Layer::operator()(const std::vector<SymbolicTensor>& inputs) && {
+  return call_symbolic(owner_for_graph(true), inputs);
+}
+
+std::vector<std::shared_ptr<const Node>> Layer::inbound_nodes() const {
+  std::vector<std::shared_ptr<const Node>> out;
+  for (const auto& node : inbound_nodes_)
+    if (auto alive = node.lock()) out.push_back(std::move(alive));
+  return out;
 }
 
 }  // namespace strata

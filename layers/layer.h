@@ -14,6 +14,7 @@
 #include <strata/core/ref.h>
 #include <strata/core/regularizers.h>
 #include <strata/core/shape.h>
+#include <strata/layers/symbolic_tensor.h>
 
 #include <concepts>
 #include <cstdint>
@@ -44,7 +45,9 @@ struct Variable {
   constraints::Spec constraint = {};    // applied after each optimizer update
 };
 
-class Layer {
+// Held by std::shared_ptr wherever it is shared: a functional graph calls the same layer object from
+// every node that uses it.
+class Layer : public std::enable_shared_from_this<Layer> {
  public:
   // `class_name` is the Keras class ("Dense"); an empty `name` becomes a unique snake_case one ("dense_1").
   explicit Layer(std::string class_name, std::string name = "");
@@ -61,6 +64,16 @@ class Layer {
   // The general form that models use: `masks` holds one mask per input (undefined or missing: none);
   // `output_masks`, when given, receives one per output (Keras' compute_mask).
   Tensors apply(const Tensors& inputs, const Tensors& masks, bool training, Tensors* output_masks = nullptr);
+
+  // The functional API: records a call on symbolic tensors (symbolic_tensor.h). A temporary layer moves into
+  // the graph (`layers::Dense(10)(x)`); a layer called in several places must be held by a shared_ptr
+  // (`auto dense = share(layers::Dense(10)); (*dense)(a); (*dense)(b);`) so the calls share its weights.
+  SymbolicTensor operator()(const SymbolicTensor& input) &;
+  SymbolicTensor operator()(const SymbolicTensor& input) &&;
+  std::vector<SymbolicTensor> operator()(const std::vector<SymbolicTensor>& inputs) &;
+  std::vector<SymbolicTensor> operator()(const std::vector<SymbolicTensor>& inputs) &&;
+  // The symbolic calls made on this layer so far, in order (Keras' inbound nodes).
+  std::vector<std::shared_ptr<const Node>> inbound_nodes() const;
 
   // Creates the weights for inputs of `input_shape` (batch dimension None) unless already built.
   void ensure_built(const Shape& input_shape);
@@ -112,6 +125,9 @@ class Layer {
   Tensors losses() const;
   // Adds a scalar loss for the current call; the next outermost call starts a new list.
   void add_loss(const at::Tensor& loss);
+  // Keras' reset_states: forgets what stateful layers carry from one call to the next; the default resets the
+  // sub-layers.
+  virtual void reset_states();
   // Projects every constrained trainable weight (this layer's and its sub-layers') with its constraint.
   void apply_constraints();
 
@@ -162,6 +178,9 @@ class Layer {
   void visit_variables(const VariableVisitor& visit, bool parent_trainable = true) const;
   void collect_call_losses(Tensors& out) const;
   void clear_call_losses();
+  // The shared_ptr a symbolic call records in its node; a temporary (`moving`) is moved into a new one.
+  std::shared_ptr<Layer> owner_for_graph(bool moving);
+  friend std::vector<SymbolicTensor> call_symbolic(const std::shared_ptr<Layer>&, const std::vector<SymbolicTensor>&);
 
   std::string class_name_;
   std::string name_;
@@ -175,8 +194,16 @@ class Layer {
   std::vector<Variable> variables_;
   std::vector<std::shared_ptr<Layer>> sublayers_;
   Tensors call_losses_;
+  std::vector<std::weak_ptr<const Node>> inbound_nodes_;
 };
 
 using LayerRef = Ref<Layer>;
+
+// Moves a layer into a shared_ptr of its own type, for a layer that a functional graph calls more than once.
+template <class L>
+  requires std::derived_from<std::decay_t<L>, Layer> && (!std::is_lvalue_reference_v<L>)
+std::shared_ptr<std::decay_t<L>> share(L&& layer) {
+  return std::make_shared<std::decay_t<L>>(std::move(layer));
+}
 
 }  // namespace strata

@@ -130,7 +130,7 @@ class RNNBase : public Layer {
   nlohmann::json get_config() const override;
 
   // A stateful layer starts its next call from zero states again.
-  void reset_states() { states_.clear(); }
+  void reset_states() override { states_.clear(); }
   // The states a stateful layer carries into its next call (empty before the first call or after a reset).
   const Tensors& states() const { return states_; }
 

@@ -21,6 +21,8 @@
 
 #include <map>
 #include <mutex>
+#include <optional>
+#include <typeindex>
 #include <nlohmann/json.hpp>
 
 namespace strata::layers {
@@ -28,15 +30,30 @@ namespace {
 
 std::mutex registry_mutex;
 
+// A registered class: how to build it from a config and, for a class registered with its type, how to move
+// a temporary of it into a shared_ptr.
+struct Registration {
+  LayerFactory factory;
+  std::optional<std::type_index> type;
+  LayerMover move;
+};
+
 // Every built-in layer class has a static from_config(config) returning it by value.
 template <class L>
-LayerFactory factory_of() {
-  return [](const nlohmann::json& config) { return std::make_shared<L>(L::from_config(config)); };
+Registration factory_of() {
+  return {[](const nlohmann::json& config) { return std::make_shared<L>(L::from_config(config)); }, typeid(L),
+          mover_of<L>()};
+}
+
+// Classes registered for their type alone (models), by type.
+std::map<std::type_index, LayerMover>& movers() {
+  static std::map<std::type_index, LayerMover> table;
+  return table;
 }
 
 // Built-ins are listed here rather than registered by static initialisers, which a static link can drop.
-std::map<std::string, LayerFactory>& registry() {
-  static std::map<std::string, LayerFactory> table = {
+std::map<std::string, Registration>& registry() {
+  static std::map<std::string, Registration> table = {
       {"InputLayer", factory_of<InputLayer>()},
       {"Dense", factory_of<Dense>()},
       {"Activation", factory_of<Activation>()},
@@ -155,7 +172,7 @@ std::shared_ptr<Layer> deserialize(const nlohmann::json& spec) {
     if (it == registry().end())
       throw ValueError("unknown layer class '" + class_name + "'; known: " + joined_keys(registry()) +
                        " (register custom layers with layers::register_layer)");
-    factory = it->second;
+    factory = it->second.factory;
   }
   try {
     return factory(spec.at("config"));
@@ -167,7 +184,28 @@ std::shared_ptr<Layer> deserialize(const nlohmann::json& spec) {
 void register_layer(const std::string& class_name, LayerFactory factory) {
   if (!factory) throw ValueError("register_layer('" + class_name + "'): the factory is empty");
   std::lock_guard<std::mutex> lock(registry_mutex);
-  registry()[class_name] = std::move(factory);
+  registry()[class_name] = {std::move(factory), std::nullopt, {}};
+}
+
+void register_layer_type(std::type_index type, LayerMover move) {
+  std::lock_guard<std::mutex> lock(registry_mutex);
+  movers()[type] = std::move(move);
+}
+
+std::shared_ptr<Layer> move_to_shared(Layer&& layer) {
+  const std::type_index type = typeid(layer);
+  LayerMover move;
+  {
+    std::lock_guard<std::mutex> lock(registry_mutex);
+    for (const auto& [name, registration] : registry())
+      if (registration.type == type) move = registration.move;
+    if (auto it = movers().find(type); !move && it != movers().end()) move = it->second;
+  }
+  if (!move)
+    throw StateError(layer.describe() + ": a temporary of an unregistered layer class cannot join a functional graph; "
+                     "hold it in a shared_ptr (auto layer = share(MyLayer(...))) or call "
+                     "layers::register_layer_type<MyLayer>() once");
+  return move(std::move(layer));
 }
 
 }  // namespace strata::layers

@@ -11,10 +11,18 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <typeindex>
 
 namespace strata::layers {
 
 using LayerFactory = std::function<std::shared_ptr<Layer>(const nlohmann::json& config)>;
+// Moves a layer object (of the registered type exactly) into a new shared_ptr.
+using LayerMover = std::function<std::shared_ptr<Layer>(Layer&& layer)>;
+
+template <class L>
+LayerMover mover_of() {
+  return [](Layer&& layer) -> std::shared_ptr<Layer> { return std::make_shared<L>(std::move(static_cast<L&>(layer))); };
+}
 
 // {"class_name": ..., "config": layer.get_config()}
 nlohmann::json serialize(const Layer& layer);
@@ -24,6 +32,17 @@ std::shared_ptr<Layer> deserialize(const nlohmann::json& spec);
 
 // Makes deserialize() know `class_name` (a custom layer, or a built-in replaced by the caller).
 void register_layer(const std::string& class_name, LayerFactory factory);
+
+// A temporary layer called on symbolic tensors (`layers::Dense(10)(x)`) moves into the graph; that needs its
+// class. Built-in layers and models are known; a custom class becomes known with register_layer_type<L>().
+void register_layer_type(std::type_index type, LayerMover move);
+template <class L>
+  requires std::derived_from<L, Layer>
+void register_layer_type() {
+  register_layer_type(typeid(L), mover_of<L>());
+}
+// Throws StateError naming the layer when its class is not known.
+std::shared_ptr<Layer> move_to_shared(Layer&& layer);
 
 // For from_config: the initializer a layer config holds under `key`, or `fallback` (the option's default)
 // when the key is absent; the regularizer / constraint under `key`, none when the key is absent or null.

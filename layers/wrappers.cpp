@@ -137,11 +137,6 @@ Shape Bidirectional::compute_output_shape(const Shape& input_shape) const {
   return shape;
 }
 
-void Bidirectional::reset_states() {
-  forward_->reset_states();
-  backward_->reset_states();
-}
-
 nlohmann::json Bidirectional::get_config() const {
   nlohmann::json config = Layer::get_config();
   config["layer"] = serialize(*forward_);

@@ -40,7 +40,6 @@ class Bidirectional : public Layer {
   nlohmann::json get_config() const override;
   static Bidirectional from_config(const nlohmann::json& config);
 
-  void reset_states();
   const std::optional<std::string>& merge_mode() const { return merge_mode_; }
   RNNBase& forward_layer() const { return *forward_; }
   RNNBase& backward_layer() const { return *backward_; }

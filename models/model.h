@@ -1,6 +1,10 @@
 #pragma once
-// Model: a Layer that trains. Subclass it and override call() (and optionally train_step()), or use
-// Sequential. compile/fit/evaluate/predict follow Keras' names, defaults and loop order.
+// Model: a Layer that trains. Three ways to build one, as in Keras:
+//   - Sequential (models/sequential.h), a stack of layers;
+//   - the functional API: `Model(inputs, outputs)` over symbolic tensors from Input() (a graph of layer calls);
+//   - a subclass that tracks its layers and overrides call() (or call_many() for several inputs/outputs),
+//     and optionally train_step()/test_step() to change what fit() and evaluate() do per batch.
+// compile/fit/evaluate/predict follow Keras' names, defaults and loop order.
 
 #include <strata/callbacks/callback.h>
 #include <strata/callbacks/history.h>
@@ -9,24 +13,40 @@
 #include <strata/losses/loss.h>
 #include <strata/metrics/mean.h>
 #include <strata/metrics/metric.h>
+#include <strata/models/model_data.h>
+#include <strata/models/per_output.h>
 #include <strata/optimizers/optimizer.h>
 
 #include <iostream>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
 namespace strata {
 
+class FunctionalGraph;
+class CompiledLoss;
+class CompiledMetrics;
+
 struct CompileOptions {
   optimizers::Spec optimizer = "rmsprop";
-  losses::Spec loss;
-  std::vector<metrics::Spec> metrics;
+  // One loss for every output, a list by output position, or a map by output name. Leave it out only
+  // for a model whose train_step computes its own loss.
+  PerOutput<losses::Spec> loss;
+  // Metrics for every output ({"accuracy"}), or per output name ({{"class_out", {"accuracy"}}}); they ignore
+  // sample weights, as in Keras.
+  PerOutput<std::vector<metrics::Spec>> metrics;
+  // Each output's loss is multiplied by its weight before they are summed (default 1).
+  PerOutput<double> loss_weights;
+  // Like `metrics`, but weighted by sample_weight / class_weight.
+  PerOutput<std::vector<metrics::Spec>> weighted_metrics;
 };
 
 struct ValidationData {
-  at::Tensor x;
-  at::Tensor y;
+  ModelData x;
+  ModelData y;
+  ModelData sample_weight;
 };
 
 // Fields follow the order of Keras' fit() arguments, so designated initializers read the same.
@@ -38,12 +58,18 @@ struct FitOptions {
   double validation_split = 0.0;  // the last fraction of x/y, taken before shuffling
   ValidationData validation_data;  // overrides validation_split when set
   bool shuffle = true;
+  // Class id -> weight of that class's samples in the training loss (classes left out weigh 1);
+  // single-output models only.
+  std::map<int64_t, double> class_weight;
+  // Per-sample weights of the training loss: a (samples,) tensor, or one per output.
+  ModelData sample_weight;
   int initial_epoch = 0;
 };
 
 struct EvaluateOptions {
   int64_t batch_size = 32;
   int verbose = 1;
+  ModelData sample_weight;
   std::vector<CallbackRef> callbacks;
 };
 
@@ -55,37 +81,73 @@ struct PredictOptions {
 
 class Model : public Layer {
  public:
-  // `class_name` names a subclass in summaries and configs; the default name is its snake_case form.
+  // For subclasses: `class_name` names one in summaries and configs; the default name is its snake_case form.
   explicit Model(std::string class_name = "Model", std::string name = "");
+  // The functional API: a graph from Input() tensors to outputs computed from them. The graph is checked
+  // here: every output must be computed from the given inputs only, and every input must reach an output.
+  Model(std::vector<SymbolicTensor> inputs, std::vector<SymbolicTensor> outputs, std::string name = "");
+  Model(const SymbolicTensor& input, const SymbolicTensor& output, std::string name = "");
+  ~Model() override;
+  Model(Model&&) noexcept;
 
   void compile(CompileOptions options);
 
-  // Trains for epochs [initial_epoch, epochs) and returns per-epoch logs.
-  callbacks::History fit(const at::Tensor& x, const at::Tensor& y, FitOptions options = {});
+  // Trains for epochs [initial_epoch, epochs) and returns per-epoch logs. `y` may be left out for a model
+  // whose train_step needs no targets.
+  callbacks::History fit(const ModelData& x, const ModelData& y = {}, FitOptions options = {});
   // Loss and metrics over the data, in metrics_names() order.
-  Logs evaluate(const at::Tensor& x, const at::Tensor& y, EvaluateOptions options = {});
-  // Outputs for x in inference mode, batch by batch, without an autograd graph.
-  at::Tensor predict(const at::Tensor& x, PredictOptions options = {});
+  Logs evaluate(const ModelData& x, const ModelData& y = {}, EvaluateOptions options = {});
+  // Outputs for x in inference mode, batch by batch, without an autograd graph. predict() is for a model with
+  // one output; predict_outputs() returns every output.
+  at::Tensor predict(const ModelData& x, PredictOptions options = {});
+  Tensors predict_outputs(const ModelData& x, PredictOptions options = {});
 
   // One step on one batch; the metrics are reset first, so the logs describe this batch alone.
-  Logs train_on_batch(const at::Tensor& x, const at::Tensor& y);
-  Logs test_on_batch(const at::Tensor& x, const at::Tensor& y);
-  at::Tensor predict_on_batch(const at::Tensor& x);
+  Logs train_on_batch(const ModelData& x, const ModelData& y = {}, const ModelData& sample_weight = {});
+  Logs test_on_batch(const ModelData& x, const ModelData& y = {}, const ModelData& sample_weight = {});
+  at::Tensor predict_on_batch(const ModelData& x);
 
-  // The step fit() runs on each batch: forward, loss, backward, optimizer, constraints, metrics. Override it for
-  // custom training; the loop reads the results from the metrics afterwards.
-  virtual void train_step(const at::Tensor& x, const at::Tensor& y);
-  virtual void test_step(const at::Tensor& x, const at::Tensor& y);
-  virtual at::Tensor predict_step(const at::Tensor& x);
+  // What fit() runs on each batch: forward, compute_loss, backward, optimizer, constraints, compute_metrics.
+  // Override it for custom training (a GAN, an extra loss term); the loop then reads the logs from
+  // metrics(), so a custom step updates its own trackers (see track_metric) or the compiled ones.
+  virtual void train_step(const Batch& batch);
+  // What evaluate() (and fit's validation) runs on each batch: forward, compute_loss, compute_metrics.
+  virtual void test_step(const Batch& batch);
+  virtual Tensors predict_step(const Tensors& x);
 
-  // Keras' table: Layer (type), Output Shape, Param #, then the parameter totals.
+  // The compiled loss of a batch: each output's loss (with sample weights and the output's mask), times its
+  // loss weight, summed, plus losses() (regularizers and add_loss()). Updates the loss trackers.
+  at::Tensor compute_loss(const Batch& batch, const Tensors& y_pred, const Tensors& masks = {});
+  // Updates the compiled metrics, and the means of add_metric() values from the last call.
+  void compute_metrics(const Batch& batch, const Tensors& y_pred, const Tensors& masks = {});
+
+  // Names that data maps and per-output options use: a functional model's Input names and output layer
+  // names; otherwise "input_1", ... and "output_1", ... (Sequential: its last layer's name).
+  virtual std::vector<std::string> input_names() const;
+  virtual std::vector<std::string> output_names() const;
+
+  // The layers in order (a functional model's include its InputLayers, as in Keras).
+  const std::vector<std::shared_ptr<Layer>>& layers() const { return sublayers(); }
+  // Throws ValueError naming the model and the known layers when there is none by that name.
+  std::shared_ptr<Layer> get_layer(const std::string& name) const;
+  std::shared_ptr<Layer> get_layer(size_t index) const;
+  // The functional graph; null for Sequential and subclassed models.
+  const std::shared_ptr<const FunctionalGraph>& graph() const { return graph_; }
+
+  Tensors call_many(const Tensors& inputs, const Tensors& masks, bool training) override;
+  Tensors compute_mask(const Tensors& inputs, const Tensors& masks) const override;
+
+  // Keras' table: Layer (type), Output Shape, Param # (and Connected to, for a functional model), then the
+  // parameter totals.
   void summary(std::ostream& out = std::cout) const;
 
   bool compiled() const { return compiled_; }
   optimizers::Optimizer& optimizer() const;
-  losses::Loss& loss() const;
-  // "loss" then each metric's name, the keys of the logs.
+  // The keys of the logs: "loss", then each output's loss ("class_out_loss") when there are several, then
+  // the metrics ("accuracy", or "class_out_accuracy" per output), then tracked and add_metric() metrics.
   std::vector<std::string> metrics_names() const;
+  // Every metric the loops reset at each epoch and report, in metrics_names() order.
+  std::vector<std::shared_ptr<metrics::Metric>> metrics() const;
   Logs metric_logs() const;
   void reset_metrics();
   const callbacks::History& history() const { return history_; }
@@ -94,30 +156,35 @@ class Model : public Layer {
   bool stop_training = false;
 
  protected:
-  // The compiled loss of a batch plus losses() (checks were done for the whole data set before the loop).
-  // `mask` is the output's Keras mask, if any: masked entries count for nothing.
-  at::Tensor compute_loss(const at::Tensor& x, const at::Tensor& y, const at::Tensor& y_pred,
-                          const at::Tensor& mask = {});
-  // Adds a batch to the loss tracker and the compiled metrics.
-  void update_metrics(const at::Tensor& loss, const at::Tensor& y, const at::Tensor& y_pred,
-                      const at::Tensor& mask = {});
+  // Registers a metric that a custom train_step/test_step updates, so the loops reset and report it:
+  // `loss_tracker_ = track_metric(metrics::Mean("loss"))`.
+  template <class M>
+    requires std::derived_from<std::decay_t<M>, metrics::Metric>
+  std::shared_ptr<std::decay_t<M>> track_metric(M&& metric) {
+    auto held = std::make_shared<std::decay_t<M>>(std::forward<M>(metric));
+    tracked_metrics_.push_back(held);
+    return held;
+  }
+  // The trainable weights fit() updates, collected once per compile().
+  const std::vector<at::Tensor>& training_variables();
 
  private:
   void require_compiled(const char* method) const;
-  // Checks x and y for `method` (sample counts, finite values, targets against the loss), builds the
-  // model and resolves name-only metrics. Returns the per-sample prediction shape.
-  Shape prepare_data(const char* method, const at::Tensor& x, const at::Tensor& y);
-  void resolve_metrics(const at::Tensor& y, const Shape& y_pred_shape);
-  Logs run_test_loop(const at::Tensor& x, const at::Tensor& y, int64_t batch_size, CallbackList& callbacks);
-  const std::vector<at::Tensor>& training_variables();
+  // Turns x / y / sample_weight into a batch over the whole data set in the model's order and checks it for
+  // `method` (sample counts, finite values, targets against the losses); builds the model and resolves the
+  // compiled losses and metrics against its outputs.
+  Batch prepare_data(const char* method, const ModelData& x, const ModelData& y, const ModelData& sample_weight,
+                     const std::map<int64_t, double>& class_weight = {});
+  Logs run_test_loop(const Batch& data, int64_t batch_size, CallbackList& callbacks);
 
+  std::shared_ptr<const FunctionalGraph> graph_;
+  Tensors graph_output_masks_;  // the masks of the graph's outputs in the latest call
   bool compiled_ = false;
   std::shared_ptr<optimizers::Optimizer> optimizer_;
-  std::shared_ptr<losses::Loss> loss_;
-  std::vector<metrics::Spec> metric_specs_;
-  std::vector<std::shared_ptr<metrics::PredictionMetric>> metrics_;
-  metrics::Mean loss_tracker_{"loss"};
-  std::vector<at::Tensor> training_variables_;  // trainable weights, frozen at the first step after compile
+  std::unique_ptr<CompiledLoss> compiled_loss_;
+  std::unique_ptr<CompiledMetrics> compiled_metrics_;
+  std::vector<std::shared_ptr<metrics::Metric>> tracked_metrics_;
+  std::vector<at::Tensor> training_variables_;
   callbacks::History history_;
 };
 
