@@ -254,3 +254,29 @@ TEST_CASE("summary() of a two-input graph matches Keras' table with Connected to
                                      std::string(65, ' ') + "\n" + std::string(65, '=') + "\n";
   CHECK(chain_text.str().substr(0, chain_expected.size()) == chain_expected);
 }
+
+TEST_CASE("summary() lists every call of a shared layer, and 'multiple' when their shapes differ", "[functional]") {
+  auto row_of = [](const Model& model, const std::string& name) {
+    std::ostringstream text;
+    model.summary(text);
+    const std::string all = text.str();
+    const size_t start = all.find("\n " + name + " (");
+    REQUIRE(start != std::string::npos);
+    return all.substr(start + 1, 2 * 99);  // the row and its continuation line
+  };
+  auto pad = [](std::string line) { return line + std::string(98 - line.size(), ' ') + "\n"; };
+
+  auto p = Input({3}, {.name = "p"});
+  auto q = Input({3}, {.name = "q"});
+  auto twice = share(layers::Dense(2, {.name = "twice"}));
+  Model same({p, q}, {(*twice)(p), (*twice)(q)}, "same_shapes");
+  CHECK(row_of(same, "twice") == pad(" twice (Dense)               (None, 2)                    8         ['p[0][0]',") +
+                                     pad("                                                                     'q[0][0]']"));
+
+  auto r = Input({3}, {.name = "r"});
+  auto s = Input({4, 3}, {.name = "s"});
+  auto mixed = share(layers::Dense(2, {.name = "mixed"}));
+  Model differ({r, s}, {(*mixed)(r), (*mixed)(s)}, "different_shapes");
+  CHECK(row_of(differ, "mixed") == pad(" mixed (Dense)               multiple                     8         ['r[0][0]',") +
+                                       pad("                                                                     's[0][0]']"));
+}
