@@ -24,6 +24,9 @@ class FunctionalGraph {
   const std::vector<SymbolicTensor>& outputs() const { return outputs_; }
   // Nodes in the order they run (Keras: by decreasing depth), inputs first.
   const std::vector<std::shared_ptr<const Node>>& nodes() const { return nodes_; }
+  // Each node's depth, parallel to nodes(): 0 for the nodes that give the outputs, and one more than the
+  // deepest node that reads its outputs (Keras' nodes_by_depth; a shared layer's nodes take its deepest use).
+  const std::vector<int>& node_depths() const { return node_depths_; }
   // Each layer once, in Keras' model.layers order (by decreasing depth, then by discovery order).
   const std::vector<std::shared_ptr<Layer>>& layers() const { return layers_; }
   // The Input layers' names, and the names of the layers that produce the outputs (Keras' output_names).
@@ -34,7 +37,9 @@ class FunctionalGraph {
   std::vector<SymbolicTensor> inputs_;
   std::vector<SymbolicTensor> outputs_;
   std::vector<std::shared_ptr<const Node>> nodes_;
+  std::vector<int> node_depths_;
   std::vector<std::shared_ptr<Layer>> layers_;
+  std::string who_;
 };
 
 // The nodes `outputs` depend on, in an order where each node comes after the nodes it reads (Kahn / DFS).
