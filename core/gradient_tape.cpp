@@ -18,27 +18,31 @@ GradientTape::GradientTape(GradientTapeOptions options) : options_(options) {
 void GradientTape::check_arguments(const at::Tensor& target, const std::vector<at::Tensor>& sources) const {
   const std::string who = "GradientTape.gradient()";
   if (calls_ > 0 && !options_.persistent)
-    throw StateError(who + ": a non-persistent GradientTape computes gradients only once; create it with "
-                           "GradientTape({.persistent = true}) to call gradient() several times");
+    throw StateError(who +
+                     ": a non-persistent GradientTape computes gradients only once; create it with "
+                     "GradientTape({.persistent = true}) to call gradient() several times");
   if (!target.defined()) throw ValueError(who + ": the target is an undefined tensor");
   if (target.numel() != 1)
-    throw ValueError(who + ": expected a scalar target (e.g. the loss), got shape " + format_dims(target.sizes()) +
-                     "; reduce it first, e.g. with .sum() or .mean()");
+    throw ValueError(who + ": expected a scalar target (e.g. the loss), got shape " +
+                     format_dims(target.sizes()) + "; reduce it first, e.g. with .sum() or .mean()");
   if (!target.requires_grad())
-    throw ValueError(who + ": the target does not require grad, so no recorded computation links it to a "
-                           "weight; compute it while the tape exists, from weights that require grad");
+    throw ValueError(who +
+                     ": the target does not require grad, so no recorded computation links it to a "
+                     "weight; compute it while the tape exists, from weights that require grad");
   for (size_t i = 0; i < sources.size(); ++i) {
     const at::Tensor& source = sources[i];
     const std::string which = who + ": source " + std::to_string(i);
     if (!source.defined()) throw ValueError(which + " is an undefined tensor");
     if (!source.requires_grad() || !source.is_leaf())
-      throw ValueError(which + " (shape " + format_dims(source.sizes()) + ") must be a leaf tensor that requires " +
-                       "grad, such as a trainable weight; got " +
-                       (source.requires_grad() ? "a tensor computed from other tensors" : "one that does not require grad"));
+      throw ValueError(which + " (shape " + format_dims(source.sizes()) +
+                       ") must be a leaf tensor that requires grad, such as a trainable weight; got " +
+                       (source.requires_grad() ? "a tensor computed from other tensors"
+                                               : "one that does not require grad"));
   }
 }
 
-std::vector<at::Tensor> GradientTape::gradient(const at::Tensor& target, const std::vector<at::Tensor>& sources) {
+std::vector<at::Tensor> GradientTape::gradient(const at::Tensor& target,
+                                               const std::vector<at::Tensor>& sources) {
   check_arguments(target, sources);
   if (sources.empty()) {
     ++calls_;
@@ -59,7 +63,8 @@ std::vector<at::Tensor> GradientTape::gradient(const at::Tensor& target, const s
   std::vector<at::Tensor> grads;
   grads.reserve(sources.size());
   try {
-    target.backward({}, /*retain_graph=*/options_.persistent, /*create_graph=*/false, at::TensorList(sources));
+    target.backward({}, /*retain_graph=*/options_.persistent, /*create_graph=*/false,
+                    at::TensorList(sources));
   } catch (const c10::Error& e) {
     restore();
     // E.g. the graph was already freed by an earlier backward() through the same computation.

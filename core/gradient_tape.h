@@ -1,9 +1,9 @@
 #pragma once
 // GradientTape: the recording scope of Keras' "writing a training loop from scratch" guide.
 //
-//   GradientTape tape;                                    // records autograd history until it goes out of scope
+//   GradientTape tape;  // records autograd history until it goes out of scope
 //   at::Tensor loss = loss_fn(y, model(x, /*training=*/true));
-//   Tensors grads = tape.gradient(loss, model.trainable_weights());
+//   auto grads = tape.gradient(loss, model.trainable_weights());
 //   optimizer.apply(grads, model.trainable_weights());
 //
 // gradient() leaves every tensor's .grad() as it was: the gradients are returned, never accumulated, so a

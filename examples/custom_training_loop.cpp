@@ -6,11 +6,11 @@
 // at the end. `--smoke` trains on a small subset for one epoch (CI).
 // Options: --epochs N, --batch-size N, --data DIR, --threads N, --smoke.
 
-#include "example_cli.h"
-
 #include <ATen/ATen.h>
 
 #include <chrono>
+
+#include "example_cli.h"
 
 namespace {
 
@@ -37,8 +37,10 @@ int main(int argc, char** argv) {
     const auto data = examples::load_data(args, {.train = 3000, .test = 1000});
     const int64_t num_val = data.x_train.size(0) / 6;  // 10000 of the 60000 images
     const int64_t num_train = data.x_train.size(0) - num_val;
-    const at::Tensor x_train = data.x_train.narrow(0, 0, num_train), y_train = data.y_train.narrow(0, 0, num_train);
-    const at::Tensor x_val = data.x_train.narrow(0, num_train, num_val), y_val = data.y_train.narrow(0, num_train, num_val);
+    const at::Tensor x_train = data.x_train.narrow(0, 0, num_train),
+                     y_train = data.y_train.narrow(0, 0, num_train);
+    const at::Tensor x_val = data.x_train.narrow(0, num_train, num_val),
+                     y_val = data.y_train.narrow(0, num_train, num_val);
 
     Sequential model({
         layers::Input({28, 28}),

@@ -16,9 +16,9 @@
 #include <strata/optimizers/adam.h>
 #include <strata/optimizers/sgd.h>
 
-#include "../support/tensor_checks.h"
-
 #include <catch2/catch.hpp>
+
+#include "../support/tensor_checks.h"
 
 using namespace strata;
 using Catch::Matchers::Contains;
@@ -30,7 +30,9 @@ at::Tensor random_normal(at::IntArrayRef shape, uint64_t seed, at::ScalarType dt
   return at::randn(shape, generator, at::TensorOptions().dtype(dtype));
 }
 
-at::Tensor leaf(at::IntArrayRef shape, uint64_t seed) { return random_normal(shape, seed).requires_grad_(true); }
+at::Tensor leaf(at::IntArrayRef shape, uint64_t seed) {
+  return random_normal(shape, seed).requires_grad_(true);
+}
 
 // A float64 model 3 -> Dense(4, tanh) -> Dense(2), so finite differences are accurate.
 Sequential small_double_model() {
@@ -55,9 +57,10 @@ struct LoopResult {
   double accuracy;
 };
 
-// Keras' "training loop from scratch", batch by batch in order (fit with shuffle=false sees the same batches).
-LoopResult custom_loop(Model& model, optimizers::Optimizer& optimizer, const at::Tensor& x, const at::Tensor& y,
-                       int64_t batch_size, int epochs) {
+// Keras' "training loop from scratch", batch by batch in order (fit with shuffle=false sees the same
+// batches).
+LoopResult custom_loop(Model& model, optimizers::Optimizer& optimizer, const at::Tensor& x,
+                       const at::Tensor& y, int64_t batch_size, int epochs) {
   const losses::SparseCategoricalCrossentropy loss_fn({.from_logits = true});
   metrics::SparseCategoricalAccuracy accuracy("accuracy");
   metrics::Mean loss_tracker("loss");
@@ -100,7 +103,8 @@ void check_loop_matches_fit(const optimizers::Spec& fit_optimizer, optimizers::O
   const auto fitted_weights = fitted.get_weights(), looped_weights = looped.get_weights();
   REQUIRE(fitted_weights.size() == looped_weights.size());
   for (size_t i = 0; i < fitted_weights.size(); ++i) {
-    INFO("weight " << i << ": max difference " << test_support::max_abs_difference(looped_weights[i], fitted_weights[i]));
+    INFO("weight " << i << ": max difference "
+                   << test_support::max_abs_difference(looped_weights[i], fitted_weights[i]));
     CHECK(at::equal(looped_weights[i], fitted_weights[i]));
   }
   // The weights moved, so the comparison above compared trained weights.
@@ -223,7 +227,8 @@ TEST_CASE("GradientTape reports bad targets, bad sources and a second call", "[g
     }
     GradientTape tape;
     CHECK_THROWS_AS(tape.gradient(loss, {w}), ValueError);
-    CHECK_THROWS_WITH(tape.gradient(loss, {w}), Contains("GradientTape") && Contains("does not require grad"));
+    CHECK_THROWS_WITH(tape.gradient(loss, {w}),
+                      Contains("GradientTape") && Contains("does not require grad"));
   }
   SECTION("sources that are not trainable leaves") {
     GradientTape tape;
