@@ -8,6 +8,7 @@
 #include <strata/core/constraints.h>
 #include <strata/core/dtype.h>
 #include <strata/core/error.h>
+#include <strata/core/gradient_tape.h>
 #include <strata/core/host_memory.h>
 #include <strata/core/initializers.h>
 #include <strata/core/logs.h>
