@@ -6,7 +6,9 @@
 #include <strata/callbacks/progbar_logger.h>
 #include <strata/core/activations.h>
 #include <strata/core/constraints.h>
+#include <strata/core/dtype.h>
 #include <strata/core/error.h>
+#include <strata/core/gradient_tape.h>
 #include <strata/core/host_memory.h>
 #include <strata/core/initializers.h>
 #include <strata/core/logs.h>
@@ -31,10 +33,9 @@
 #include <strata/layers/pooling.h>
 #include <strata/layers/preprocessing.h>
 #include <strata/layers/masking.h>
-#include <strata/layers/normalization.h>
-#include <strata/layers/pooling.h>
 #include <strata/layers/recurrent.h>
 #include <strata/layers/reshaping.h>
+#include <strata/layers/symbolic_tensor.h>
 #include <strata/layers/wrappers.h>
 #include <strata/losses/loss.h>
 #include <strata/losses/probabilistic.h>
@@ -42,7 +43,10 @@
 #include <strata/metrics/accuracy.h>
 #include <strata/metrics/mean.h>
 #include <strata/metrics/metric.h>
+#include <strata/models/functional_graph.h>
 #include <strata/models/model.h>
+#include <strata/models/model_data.h>
+#include <strata/models/per_output.h>
 #include <strata/models/sequential.h>
 #include <strata/optimizers/adam.h>
 #include <strata/optimizers/optimizer.h>

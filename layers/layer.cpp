@@ -188,8 +188,24 @@ void Layer::collect_call_losses(Tensors& out) const {
   for (const auto& layer : sublayers_) layer->collect_call_losses(out);
 }
 
+void Layer::add_metric(const at::Tensor& value, const std::string& name) {
+  if (!value.defined()) throw ValueError(describe() + ": add_metric('" + name + "') got an undefined tensor");
+  if (name.empty()) throw ValueError(describe() + ": add_metric needs a name, as the logs show it by name");
+  call_metrics_.emplace_back(name, value.detach());
+}
+
+std::vector<std::pair<std::string, at::Tensor>> Layer::call_metrics() const {
+  std::vector<std::pair<std::string, at::Tensor>> out = call_metrics_;
+  for (const auto& layer : sublayers_) {
+    auto inner = layer->call_metrics();
+    out.insert(out.end(), inner.begin(), inner.end());
+  }
+  return out;
+}
+
 void Layer::clear_call_losses() {
   call_losses_.clear();
+  call_metrics_.clear();
   for (const auto& layer : sublayers_) layer->clear_call_losses();
 }
 

@@ -23,6 +23,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace strata {
@@ -128,6 +129,11 @@ class Layer : public std::enable_shared_from_this<Layer> {
   // Keras' reset_states: forgets what stateful layers carry from one call to the next; the default resets the
   // sub-layers.
   virtual void reset_states();
+  // Keras' add_metric: inside call(), reports a value the training and test loops average per epoch under
+  // `name` (a tensor adds each of its elements). Like add_loss, the next outermost call starts a new list.
+  void add_metric(const at::Tensor& value, const std::string& name);
+  // The (name, value) pairs added during the last outermost call, this layer's then its sub-layers'.
+  std::vector<std::pair<std::string, at::Tensor>> call_metrics() const;
   // Projects every constrained trainable weight (this layer's and its sub-layers') with its constraint.
   void apply_constraints();
 
@@ -194,6 +200,7 @@ class Layer : public std::enable_shared_from_this<Layer> {
   std::vector<Variable> variables_;
   std::vector<std::shared_ptr<Layer>> sublayers_;
   Tensors call_losses_;
+  std::vector<std::pair<std::string, at::Tensor>> call_metrics_;
   std::vector<std::weak_ptr<const Node>> inbound_nodes_;
 };
 

@@ -11,15 +11,24 @@ void check_batch_size(const std::string& who, int64_t batch_size) {
   if (batch_size <= 0) throw ValueError(who + ": expected batch_size > 0, got " + std::to_string(batch_size));
 }
 
-void check_same_samples(const std::string& who, const at::Tensor& x, const at::Tensor& y) {
-  if (!x.defined() || !y.defined()) throw ValueError(who + ": x and y must both be defined tensors");
-  if (x.dim() == 0 || y.dim() == 0)
-    throw ShapeError(who + ": x and y need a batch dimension, got shapes " + format_dims(x.sizes()) + " and " +
-                     format_dims(y.sizes()));
-  if (x.size(0) != y.size(0))
-    throw ShapeError(who + ": expected x and y with the same number of samples, got " + std::to_string(x.size(0)) +
-                     " and " + std::to_string(y.size(0)));
-  if (x.size(0) == 0) throw ValueError(who + ": x and y hold no samples");
+int64_t check_same_samples(const std::string& who, const std::vector<std::pair<std::string, at::Tensor>>& tensors) {
+  int64_t samples = -1;
+  std::string first;
+  for (const auto& [name, tensor] : tensors) {
+    if (!tensor.defined()) continue;
+    if (tensor.dim() == 0)
+      throw ShapeError(who + ": " + name + " needs a batch dimension, got a scalar");
+    if (samples < 0) {
+      samples = tensor.size(0);
+      first = name;
+    } else if (tensor.size(0) != samples) {
+      throw ShapeError(who + ": expected " + first + " and " + name + " with the same number of samples, got " +
+                       std::to_string(samples) + " and " + std::to_string(tensor.size(0)));
+    }
+  }
+  if (samples < 0) throw ValueError(who + ": got no data");
+  if (samples == 0) throw ValueError(who + ": " + first + " holds no samples");
+  return samples;
 }
 
 void check_finite(const std::string& who, const std::string& what, const at::Tensor& tensor) {

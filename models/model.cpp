@@ -2,10 +2,15 @@
 #include <strata/callbacks/progbar_logger.h>
 #include <strata/core/error.h>
 #include <strata/core/host_memory.h>
-#include <strata/losses/probabilistic.h>
-#include <strata/metrics/accuracy.h>
+#include <strata/core/naming.h>
+#include <strata/layers/registry.h>
+#include <strata/models/compiled_loss.h>
+#include <strata/models/compiled_metrics.h>
 #include <strata/models/data_checks.h>
+#include <strata/models/functional_graph.h>
 #include <strata/models/model.h>
+
+#include <algorithm>
 
 namespace strata {
 namespace {
@@ -18,40 +23,129 @@ std::vector<std::shared_ptr<Callback>> unwrap(const std::vector<CallbackRef>& ca
   return out;
 }
 
-// Keras picks the accuracy that matches the loss; for other losses, the shapes decide: one output
-// unit means binary, integer labels (lower rank, or a trailing 1) mean sparse, else categorical.
-std::shared_ptr<metrics::PredictionMetric> accuracy_for(const std::string& name, const losses::Loss* loss,
-                                                        const Shape& y_true_shape, const Shape& y_pred_shape) {
-  if (dynamic_cast<const losses::SparseCategoricalCrossentropy*>(loss))
-    return std::make_shared<metrics::SparseCategoricalAccuracy>(name);
-  if (dynamic_cast<const losses::CategoricalCrossentropy*>(loss))
-    return std::make_shared<metrics::CategoricalAccuracy>(name);
-  if (dynamic_cast<const losses::BinaryCrossentropy*>(loss)) return std::make_shared<metrics::BinaryAccuracy>(name);
-  if (!y_pred_shape.empty() && y_pred_shape.back() == 1) return std::make_shared<metrics::BinaryAccuracy>(name);
-  const bool sparse = y_true_shape.size() < y_pred_shape.size() ||
-                      (!y_true_shape.empty() && y_true_shape.back() == 1 && y_pred_shape.back() > 1);
-  if (sparse) return std::make_shared<metrics::SparseCategoricalAccuracy>(name);
-  return std::make_shared<metrics::CategoricalAccuracy>(name);
+Tensors map_tensors(const Tensors& tensors, const std::function<at::Tensor(const at::Tensor&)>& fn) {
+  Tensors out;
+  for (const auto& t : tensors) out.push_back(t.defined() ? fn(t) : t);
+  return out;
+}
+
+Batch map_batch(const Batch& data, const std::function<at::Tensor(const at::Tensor&)>& fn) {
+  return {map_tensors(data.x, fn), map_tensors(data.y, fn), map_tensors(data.sample_weight, fn)};
+}
+
+Batch slice(const Batch& data, int64_t begin, int64_t size) {
+  return map_batch(data, [&](const at::Tensor& t) { return t.narrow(0, begin, size); });
+}
+
+Tensors detached(const Tensors& tensors) {
+  return map_tensors(tensors, [](const at::Tensor& t) { return t.detach(); });
+}
+
+// "x", or "x[1]" when there are several.
+std::vector<std::pair<std::string, at::Tensor>> labelled(const Batch& data) {
+  std::vector<std::pair<std::string, at::Tensor>> out;
+  auto add = [&](const char* what, const Tensors& tensors) {
+    for (size_t i = 0; i < tensors.size(); ++i)
+      out.emplace_back(tensors.size() == 1 ? std::string(what) : std::string(what) + "[" + std::to_string(i) + "]",
+                       tensors[i]);
+  };
+  add("x", data.x);
+  add("y", data.y);
+  add("sample_weight", data.sample_weight);
+  return out;
+}
+
+// Keras' class_weight: each sample weighs its class's entry (1 for a class left out). Classes come from
+// integer labels, from the argmax of one-hot rows, or from rounding a single probability column.
+at::Tensor class_sample_weights(const std::string& who, const at::Tensor& y, const std::map<int64_t, double>& class_weight) {
+  at::Tensor classes;
+  if (!y.is_floating_point()) {
+    classes = y.reshape({y.size(0), -1}).select(1, 0).to(at::kLong);
+  } else if (y.dim() >= 2 && y.size(-1) > 1) {
+    classes = y.argmax(-1).reshape({y.size(0), -1}).select(1, 0);
+  } else {
+    classes = y.reshape({y.size(0), -1}).select(1, 0).round().to(at::kLong);
+  }
+  const int64_t largest = std::max(classes.max().item<int64_t>(), class_weight.rbegin()->first);
+  if (classes.min().item<int64_t>() < 0 || class_weight.begin()->first < 0)
+    throw ValueError(who + ": class_weight needs class ids >= 0");
+  at::Tensor table = at::ones({largest + 1}, at::kFloat);
+  for (const auto& [cls, weight] : class_weight) table[cls] = weight;
+  return table.index_select(0, classes);
 }
 
 }  // namespace
 
-Model::Model(std::string class_name, std::string name) : Layer(std::move(class_name), std::move(name)) {}
+Model::Model(std::string class_name, std::string name) : Layer(std::move(class_name), std::move(name)) {
+  // Temporaries of the library's models can join a functional graph (see layers/registry.h).
+  static const bool registered = (layers::register_layer_type<Model>(), true);
+  (void)registered;
+}
+
+Model::Model(std::vector<SymbolicTensor> inputs, std::vector<SymbolicTensor> outputs, std::string name)
+    : Model("Functional", name.empty() ? unique_name("model") : std::move(name)) {
+  graph_ = std::make_shared<FunctionalGraph>(std::move(inputs), std::move(outputs), describe());
+  for (const auto& layer : graph_->layers()) track(layer);
+  std::vector<Shape> input_shapes;
+  for (const auto& input : graph_->inputs()) input_shapes.push_back(input.shape());
+  ensure_built(input_shapes);
+  record_output_shape(graph_->outputs().front().shape());
+}
+
+Model::Model(const SymbolicTensor& input, const SymbolicTensor& output, std::string name)
+    : Model(std::vector<SymbolicTensor>{input}, std::vector<SymbolicTensor>{output}, std::move(name)) {}
+
+Model::~Model() = default;
+Model::Model(Model&&) noexcept = default;
+
+void Model::build_many(const std::vector<Shape>& input_shapes) {
+  // A subclassed or functional model builds its layers as they are called; Sequential builds from one shape.
+  if (input_shapes.size() == 1) build(input_shapes.front());
+}
+
+Tensors Model::call_many(const Tensors& inputs, const Tensors& masks, bool training) {
+  if (!graph_) return Layer::call_many(inputs, masks, training);
+  return graph_->run(inputs, masks, training, &graph_output_masks_);
+}
+
+Tensors Model::compute_mask(const Tensors& inputs, const Tensors& masks) const {
+  return graph_ ? graph_output_masks_ : Layer::compute_mask(inputs, masks);
+}
+
+std::vector<std::string> Model::input_names() const { return graph_ ? graph_->input_names() : std::vector<std::string>{}; }
+
+std::vector<std::string> Model::output_names() const {
+  if (graph_) return graph_->output_names();
+  std::vector<std::string> names;
+  for (size_t i = 1; i <= output_count_; ++i) names.push_back("output_" + std::to_string(i));
+  return names;
+}
+
+std::shared_ptr<Layer> Model::get_layer(const std::string& name) const {
+  std::string known;
+  for (const auto& layer : layers()) {
+    if (layer->name() == name) return layer;
+    known += (known.empty() ? "" : ", ") + layer->name();
+  }
+  throw ValueError(describe() + ": no layer named '" + name + "'; its layers are: " + known);
+}
+
+std::shared_ptr<Layer> Model::get_layer(size_t index) const {
+  if (index >= layers().size())
+    throw ValueError(describe() + ": get_layer(" + std::to_string(index) + ") out of range; the model has " +
+                     std::to_string(layers().size()) + " layers");
+  return layers()[index];
+}
 
 void Model::compile(CompileOptions options) {
   if (!options.optimizer) throw ValueError(describe() + ": compile() needs an optimizer");
-  if (!options.loss) throw ValueError(describe() + ": compile() needs a loss, e.g. \"sparse_categorical_crossentropy\"");
-  if (options.loss->reduction() == losses::Reduction::kNone)
-    throw ValueError(describe() + ": compile() needs a loss that reduces to a scalar, got " + options.loss->name() +
-                     " with reduction \"none\"");
-  for (const auto& spec : options.metrics) {
-    if (spec.is_name() && spec.name() != "accuracy" && spec.name() != "acc") metrics::get(spec.name());  // fail early
-    if (!spec.is_name() && !spec.metric()) throw ValueError(describe() + ": compile() got an empty metric");
-  }
+  auto loss = std::make_unique<CompiledLoss>(std::move(options.loss), std::move(options.loss_weights));
+  auto metrics = std::make_unique<CompiledMetrics>(std::move(options.metrics), std::move(options.weighted_metrics));
   optimizer_ = options.optimizer.ptr();
-  loss_ = options.loss.ptr();
-  metric_specs_ = std::move(options.metrics);
-  metrics_.clear();
+  compiled_loss_ = std::move(loss);
+  compiled_metrics_ = std::move(metrics);
+  added_metrics_.clear();
+  loss_computed_ = false;
   training_variables_.clear();
   compiled_ = true;
 }
@@ -61,62 +155,118 @@ optimizers::Optimizer& Model::optimizer() const {
   return *optimizer_;
 }
 
-losses::Loss& Model::loss() const {
-  require_compiled("loss()");
-  return *loss_;
-}
-
 void Model::require_compiled(const char* method) const {
   if (!compiled_)
     throw StateError(describe() + ": " + method + " called before compile(); call compile({.optimizer = ..., .loss = ...}) first");
 }
 
-void Model::resolve_metrics(const at::Tensor& y, const Shape& y_pred_shape) {
-  if (metrics_.size() == metric_specs_.size()) return;
-  metrics_.clear();
-  for (const auto& spec : metric_specs_) {
-    if (!spec.is_name()) {
-      metrics_.push_back(spec.metric());
-    } else if (spec.name() == "accuracy" || spec.name() == "acc") {
-      metrics_.push_back(accuracy_for(spec.name(), loss_.get(), shape_of(y), y_pred_shape));
-    } else {
-      metrics_.push_back(metrics::get(spec.name()));
-    }
+// ---------------------------------------------------------------------------------------------------------------
+// Metrics and logs
+
+std::vector<std::pair<std::string, std::shared_ptr<metrics::Metric>>> Model::named_metrics() const {
+  std::vector<std::pair<std::string, std::shared_ptr<metrics::Metric>>> out;
+  if (compiled_ && (compiled_loss_->given() || loss_computed_))
+    for (const auto& tracker : compiled_loss_->trackers()) out.emplace_back(tracker->name(), tracker);
+  if (compiled_) {
+    const auto names = compiled_metrics_->names(output_names());
+    const auto objects = compiled_metrics_->metrics();
+    for (size_t i = 0; i < objects.size() && i < names.size(); ++i) out.emplace_back(names[i], objects[i]);
   }
+  for (const auto& metric : tracked_metrics_) out.emplace_back(metric->name(), metric);
+  for (const auto& metric : added_metrics_) out.emplace_back(metric->name(), metric);
+  return out;
 }
 
 std::vector<std::string> Model::metrics_names() const {
-  std::vector<std::string> names = {"loss"};
-  for (const auto& spec : metric_specs_) names.push_back(spec.is_name() ? spec.name() : spec.metric()->name());
+  if (!compiled_ || compiled_loss_->resolved() || !compiled_metrics_->metrics().empty()) {
+    std::vector<std::string> names;
+    for (const auto& [name, metric] : named_metrics()) names.push_back(name);
+    return names;
+  }
+  // Before the first batch the metric objects do not exist yet; their names are known from compile().
+  std::vector<std::string> names;
+  if (compiled_loss_->given()) names = compiled_loss_->names(output_names());
+  for (const auto& name : compiled_metrics_->names(output_names())) names.push_back(name);
+  for (const auto& metric : tracked_metrics_) names.push_back(metric->name());
   return names;
+}
+
+std::vector<std::shared_ptr<metrics::Metric>> Model::metrics() const {
+  std::vector<std::shared_ptr<metrics::Metric>> out;
+  for (const auto& [name, metric] : named_metrics()) out.push_back(metric);
+  return out;
 }
 
 Logs Model::metric_logs() const {
   Logs logs;
-  logs.set("loss", loss_tracker_.result().item<double>());
-  for (const auto& metric : metrics_) logs.set(metric->name(), metric->result().item<double>());
+  for (const auto& [name, metric] : named_metrics()) logs.set(name, metric->result().item<double>());
   return logs;
 }
 
 void Model::reset_metrics() {
-  loss_tracker_.reset_state();
-  for (auto& metric : metrics_) metric->reset_state();
+  for (const auto& metric : metrics()) metric->reset_state();
 }
 
-Shape Model::prepare_data(const char* method, const at::Tensor& x, const at::Tensor& y) {
-  const std::string who = describe() + ": " + method;
-  check_same_samples(who, x, y);
-  check_finite(who, "x", x);
-  check_finite(who, "y", y);
-  check_input(x);  // on the whole of x, so the message shows its real shape rather than the one-sample probe's
-  Shape y_pred_shape;
+// ---------------------------------------------------------------------------------------------------------------
+// Data
+
+Batch Model::collect_data(const std::string& who, const ModelData& x, const ModelData& y, const ModelData& sample_weight,
+                          std::vector<Shape>* y_pred_shapes) {
+  if (x.empty()) throw ValueError(who + ": x is empty");
+  Batch data;
+  data.x = x.resolve(input_names(), who, "x");
+  for (size_t i = 0; i < data.x.size(); ++i)
+    if (!data.x[i].defined() || data.x[i].dim() == 0)
+      throw ValueError(who + ": x[" + std::to_string(i) + "] must be a defined tensor with a batch dimension");
+  if (data.x.size() == 1) check_input(data.x.front());  // on the whole of x, so the message shows its real shape
+  // A one-sample probe builds the model and tells how many outputs it has and their shapes.
+  Tensors probe_outputs;
   {
     at::NoGradGuard no_grad;
-    y_pred_shape = with_batch_none(shape_of((*this)(x.narrow(0, 0, 1), false)));
+    probe_outputs = apply(map_tensors(data.x, [](const at::Tensor& t) { return t.narrow(0, 0, 1); }), {}, false);
   }
-  loss_->validate_targets(y, y_pred_shape);
-  resolve_metrics(y, y_pred_shape);
-  return y_pred_shape;
+  reset_states();
+  output_count_ = probe_outputs.size();
+  if (y_pred_shapes) {
+    y_pred_shapes->clear();
+    for (const auto& output : probe_outputs) y_pred_shapes->push_back(with_batch_none(shape_of(output)));
+  }
+  const auto names = output_names();
+  if (!y.empty()) data.y = y.resolve(names, who, "y", /*allow_missing=*/true);
+  if (!sample_weight.empty()) {
+    data.sample_weight = sample_weight.single() && names.size() > 1
+                             ? Tensors(names.size(), sample_weight.resolve({}, who, "sample_weight").front())
+                             : sample_weight.resolve(names, who, "sample_weight", /*allow_missing=*/true);
+    for (size_t i = 0; i < data.sample_weight.size(); ++i) {
+      const at::Tensor& w = data.sample_weight[i];
+      if (w.defined() && w.dim() != 1 && !(w.dim() == 2 && w.size(1) == 1))
+        throw ShapeError(who + ": sample_weight for output '" + names.at(i) + "' must have shape (samples,), got " +
+                         format_dims(w.sizes()));
+    }
+  }
+  check_same_samples(who, labelled(data));
+  return data;
+}
+
+void Model::check_data(const std::string& who, const Batch& data, const std::vector<Shape>& y_pred_shapes) {
+  for (const auto& [name, tensor] : labelled(data))
+    if (tensor.defined()) check_finite(who, name, tensor);
+  const auto names = output_names();
+  if (compiled_loss_->given()) {
+    compiled_loss_->resolve(names, describe());
+    compiled_loss_->validate_targets(data.y, y_pred_shapes, who);
+  }
+  compiled_metrics_->resolve(names, compiled_loss_->losses_or_none(names.size()), data.y, y_pred_shapes, who);
+}
+
+void Model::add_class_weights(const std::string& who, Batch& data, const std::map<int64_t, double>& class_weight) {
+  if (class_weight.empty()) return;
+  if (output_count_ != 1 || data.y.size() != 1 || !data.y.front().defined())
+    throw ValueError(who + ": class_weight is only supported for models with a single output and targets y");
+  at::Tensor weights = class_sample_weights(who, data.y.front(), class_weight);
+  if (!data.sample_weight.empty() && data.sample_weight.front().defined())
+    weights = weights * data.sample_weight.front().reshape({-1}).to(at::kFloat);
+  data.sample_weight = {weights};
 }
 
 const std::vector<at::Tensor>& Model::training_variables() {
@@ -124,46 +274,73 @@ const std::vector<at::Tensor>& Model::training_variables() {
   return training_variables_;
 }
 
-at::Tensor Model::compute_loss(const at::Tensor& x, const at::Tensor& y, const at::Tensor& y_pred,
-                               const at::Tensor& mask) {
-  at::Tensor loss = loss_->compute(y, y_pred, {}, mask);
-  for (const auto& penalty : losses()) loss = loss + penalty;  // regularizers and add_loss(), as Keras adds them
-  return loss;
+void Model::resolve_compiled(const Batch& batch, const Tensors& y_pred) {
+  if (output_count_ == y_pred.size() && (compiled_loss_->resolved() || !compiled_loss_->given())) return;
+  output_count_ = y_pred.size();
+  std::vector<Shape> shapes;
+  for (const auto& output : y_pred) shapes.push_back(with_batch_none(shape_of(output)));
+  check_data(describe(), batch, shapes);
 }
 
-void Model::update_metrics(const at::Tensor& loss, const at::Tensor& y, const at::Tensor& y_pred,
-                           const at::Tensor& mask) {
+// ---------------------------------------------------------------------------------------------------------------
+// Steps
+
+at::Tensor Model::compute_loss(const Batch& batch, const Tensors& y_pred, const Tensors& masks) {
+  require_compiled("compute_loss()");
+  resolve_compiled(batch, y_pred);
+  at::Tensor total;
+  if (compiled_loss_->given()) total = (*compiled_loss_)(batch.y, y_pred, batch.sample_weight, masks);
+  for (const auto& penalty : losses())  // regularizers and add_loss(), as Keras adds them
+    total = total.defined() ? total + penalty : penalty;
+  if (!total.defined())
+    throw StateError(describe() + ": no loss to compute: compile() got no loss and the model adds none; give "
+                     "compile() a loss, or override train_step()/test_step()");
+  loss_computed_ = true;
+  compiled_loss_->track_total(total, y_pred.front().size(0));
+  return total;
+}
+
+void Model::compute_metrics(const Batch& batch, const Tensors& y_pred, const Tensors& masks) {
+  require_compiled("compute_metrics()");
+  resolve_compiled(batch, y_pred);
+  compiled_metrics_->update_state(batch.y, y_pred, batch.sample_weight, masks);
   at::NoGradGuard no_grad;
-  // The loss is a batch mean; weighting it by the batch size makes the epoch value a per-sample mean.
-  const auto batch_size = static_cast<double>(y_pred.size(0));
-  loss_tracker_.add(loss.detach() * batch_size, batch_size);
-  for (auto& metric : metrics_) metric->update_state(y, y_pred, mask);  // masked entries weigh nothing
+  for (const auto& [name, value] : call_metrics()) {
+    auto it = std::find_if(added_metrics_.begin(), added_metrics_.end(),
+                           [&](const auto& metric) { return metric->name() == name; });
+    if (it == added_metrics_.end()) it = added_metrics_.insert(added_metrics_.end(), std::make_shared<metrics::Mean>(name));
+    (*it)->update_state(value);
+  }
 }
 
-void Model::train_step(const at::Tensor& x, const at::Tensor& y) {
+void Model::train_step(const Batch& batch) {
   const auto& variables = training_variables();
-  for (const auto& variable : variables) variable.mutable_grad().reset();
   Tensors masks;
-  at::Tensor y_pred = apply({x}, {}, true, &masks).front();
-  at::Tensor loss = compute_loss(x, y, y_pred, masks.front());
+  const Tensors y_pred = apply(batch.x, {}, true, &masks);
+  const at::Tensor loss = compute_loss(batch, y_pred, masks);
+  for (const auto& variable : variables) variable.mutable_grad().reset();
   loss.backward();
   std::vector<at::Tensor> grads;
   grads.reserve(variables.size());
   for (const auto& variable : variables) grads.push_back(variable.grad());
   optimizer_->apply(grads, variables);
   apply_constraints();
-  update_metrics(loss, y, y_pred.detach(), masks.front());
+  compute_metrics(batch, detached(y_pred), masks);
 }
 
-void Model::test_step(const at::Tensor& x, const at::Tensor& y) {
+void Model::test_step(const Batch& batch) {
   Tensors masks;
-  at::Tensor y_pred = apply({x}, {}, false, &masks).front();
-  update_metrics(compute_loss(x, y, y_pred, masks.front()), y, y_pred, masks.front());
+  const Tensors y_pred = apply(batch.x, {}, false, &masks);
+  compute_loss(batch, y_pred, masks);
+  compute_metrics(batch, y_pred, masks);
 }
 
-at::Tensor Model::predict_step(const at::Tensor& x) { return (*this)(x, false); }
+Tensors Model::predict_step(const Tensors& x) { return apply(x, {}, false); }
 
-callbacks::History Model::fit(const at::Tensor& x, const at::Tensor& y, FitOptions options) {
+// ---------------------------------------------------------------------------------------------------------------
+// Loops
+
+callbacks::History Model::fit(const ModelData& x, const ModelData& y, FitOptions options) {
   require_compiled("fit()");
   const std::string who = describe() + ": fit()";
   check_batch_size(who, options.batch_size);
@@ -174,27 +351,30 @@ callbacks::History Model::fit(const at::Tensor& x, const at::Tensor& y, FitOptio
                      " initial_epoch=" + std::to_string(options.initial_epoch));
   if (options.verbose < 0 || options.verbose > 2)
     throw ValueError(who + ": expected verbose 0, 1 or 2, got " + std::to_string(options.verbose));
-  check_same_samples(who, x, y);
   keep_host_memory_for_reuse();
 
-  at::Tensor x_train = x, y_train = y, x_val = options.validation_data.x, y_val = options.validation_data.y;
-  if (!x_val.defined() && options.validation_split > 0.0) {
+  std::vector<Shape> y_pred_shapes;
+  Batch train = collect_data(who, x, y, options.sample_weight, &y_pred_shapes);
+  Batch val;
+  const ValidationData& given = options.validation_data;
+  if (!given.x.empty()) {
+    val = collect_data(who + " validation_data", given.x, given.y, given.sample_weight, nullptr);
+  } else if (options.validation_split > 0.0) {
     // Keras takes the last fraction of the samples, before any shuffling.
-    const int64_t split_at = static_cast<int64_t>(static_cast<double>(x.size(0)) * (1.0 - options.validation_split));
-    if (split_at == 0 || split_at == x.size(0))
+    const int64_t samples = train.x.front().size(0);
+    const int64_t split_at = static_cast<int64_t>(static_cast<double>(samples) * (1.0 - options.validation_split));
+    if (split_at == 0 || split_at == samples)
       throw ValueError(who + ": validation_split=" + std::to_string(options.validation_split) + " leaves " +
-                       (split_at == 0 ? "no training" : "no validation") + " samples out of " +
-                       std::to_string(x.size(0)));
-    x_train = x.narrow(0, 0, split_at);
-    y_train = y.narrow(0, 0, split_at);
-    x_val = x.narrow(0, split_at, x.size(0) - split_at);
-    y_val = y.narrow(0, split_at, y.size(0) - split_at);
+                       (split_at == 0 ? "no training" : "no validation") + " samples out of " + std::to_string(samples));
+    val = slice(train, split_at, samples - split_at);
+    train = slice(train, 0, split_at);
   }
-  prepare_data("fit()", x_train, y_train);
-  const bool validate = x_val.defined();
-  if (validate) prepare_data("fit() validation_data", x_val, y_val);
+  check_data(who, train, y_pred_shapes);
+  const bool validate = !val.x.empty();
+  if (validate) check_data(who + " validation data", val, y_pred_shapes);
+  add_class_weights(who, train, options.class_weight);
 
-  const int64_t samples = x_train.size(0);
+  const int64_t samples = train.x.front().size(0);
   const int64_t steps = steps_for(samples, options.batch_size);
   auto history = std::make_shared<callbacks::History>();
   std::vector<std::shared_ptr<Callback>> all = {history};
@@ -214,17 +394,16 @@ callbacks::History Model::fit(const at::Tensor& x, const at::Tensor& y, FitOptio
       const int64_t size = std::min(options.batch_size, samples - begin);
       callbacks.on_train_batch_begin(step, {});
       if (order.defined()) {
-        at::Tensor index = order.narrow(0, begin, size);
-        train_step(x_train.index_select(0, index), y_train.index_select(0, index));
+        const at::Tensor index = order.narrow(0, begin, size);
+        train_step(map_batch(train, [&](const at::Tensor& t) { return t.index_select(0, index); }));
       } else {
-        train_step(x_train.narrow(0, begin, size), y_train.narrow(0, begin, size));
+        train_step(slice(train, begin, size));
       }
       callbacks.on_train_batch_end(step, callbacks.needs_batch_logs() ? metric_logs() : Logs());
     }
     epoch_logs = metric_logs();
     if (validate) {
-      for (const auto& [key, value] : run_test_loop(x_val, y_val, options.batch_size, callbacks))
-        epoch_logs.set("val_" + key, value);
+      for (const auto& [key, value] : run_test_loop(val, options.batch_size, callbacks)) epoch_logs.set("val_" + key, value);
     }
     callbacks.on_epoch_end(epoch, epoch_logs);
   }
@@ -233,17 +412,16 @@ callbacks::History Model::fit(const at::Tensor& x, const at::Tensor& y, FitOptio
   return history_;
 }
 
-Logs Model::run_test_loop(const at::Tensor& x, const at::Tensor& y, int64_t batch_size, CallbackList& callbacks) {
+Logs Model::run_test_loop(const Batch& data, int64_t batch_size, CallbackList& callbacks) {
   at::NoGradGuard no_grad;
   reset_metrics();
   callbacks.on_test_begin({});
-  const int64_t samples = x.size(0);
+  const int64_t samples = data.x.front().size(0);
   const int64_t steps = steps_for(samples, batch_size);
   for (int64_t step = 0; step < steps; ++step) {
     const int64_t begin = step * batch_size;
-    const int64_t size = std::min(batch_size, samples - begin);
     callbacks.on_test_batch_begin(step, {});
-    test_step(x.narrow(0, begin, size), y.narrow(0, begin, size));
+    test_step(slice(data, begin, std::min(batch_size, samples - begin)));
     callbacks.on_test_batch_end(step, callbacks.needs_batch_logs() ? metric_logs() : Logs());
   }
   Logs logs = metric_logs();
@@ -251,25 +429,30 @@ Logs Model::run_test_loop(const at::Tensor& x, const at::Tensor& y, int64_t batc
   return logs;
 }
 
-Logs Model::evaluate(const at::Tensor& x, const at::Tensor& y, EvaluateOptions options) {
+Logs Model::evaluate(const ModelData& x, const ModelData& y, EvaluateOptions options) {
   require_compiled("evaluate()");
-  check_batch_size(describe() + ": evaluate()", options.batch_size);
+  const std::string who = describe() + ": evaluate()";
+  check_batch_size(who, options.batch_size);
   keep_host_memory_for_reuse();
-  prepare_data("evaluate()", x, y);
+  std::vector<Shape> y_pred_shapes;
+  const Batch data = collect_data(who, x, y, options.sample_weight, &y_pred_shapes);
+  check_data(who, data, y_pred_shapes);
   std::vector<std::shared_ptr<Callback>> all;
   if (options.verbose != 0) all.push_back(std::make_shared<callbacks::ProgbarLogger>());
   for (auto& callback : unwrap(options.callbacks)) all.push_back(callback);
-  CallbackList callbacks(all, this, {1, steps_for(x.size(0), options.batch_size), options.verbose});
-  return run_test_loop(x, y, options.batch_size, callbacks);
+  CallbackList callbacks(all, this, {1, steps_for(data.x.front().size(0), options.batch_size), options.verbose});
+  return run_test_loop(data, options.batch_size, callbacks);
 }
 
-at::Tensor Model::predict(const at::Tensor& x, PredictOptions options) {
+Tensors Model::predict_outputs(const ModelData& x, PredictOptions options) {
   const std::string who = describe() + ": predict()";
   check_batch_size(who, options.batch_size);
-  if (!x.defined() || x.dim() == 0) throw ValueError(who + ": x must be a defined tensor with a batch dimension");
-  check_input(x);
+  if (x.empty()) throw ValueError(who + ": x is empty");
+  Batch data;
+  data.x = x.resolve(input_names(), who, "x");
+  const int64_t samples = check_same_samples(who, labelled(data));
+  if (data.x.size() == 1) check_input(data.x.front());
   keep_host_memory_for_reuse();
-  const int64_t samples = x.size(0);
   const int64_t steps = steps_for(samples, options.batch_size);
   std::vector<std::shared_ptr<Callback>> all;
   if (options.verbose != 0) all.push_back(std::make_shared<callbacks::ProgbarLogger>());
@@ -277,38 +460,60 @@ at::Tensor Model::predict(const at::Tensor& x, PredictOptions options) {
   CallbackList callbacks(all, this, {1, steps, options.verbose});
 
   at::NoGradGuard no_grad;
-  std::vector<at::Tensor> outputs;
+  std::vector<Tensors> per_output;
   callbacks.on_predict_begin({});
   for (int64_t step = 0; step < steps; ++step) {
     const int64_t begin = step * options.batch_size;
     callbacks.on_predict_batch_begin(step, {});
-    outputs.push_back(predict_step(x.narrow(0, begin, std::min(options.batch_size, samples - begin))));
+    const Tensors outputs = predict_step(slice(data, begin, std::min(options.batch_size, samples - begin)).x);
+    per_output.resize(outputs.size());
+    for (size_t i = 0; i < outputs.size(); ++i) per_output[i].push_back(outputs[i]);
     callbacks.on_predict_batch_end(step, {});
   }
   callbacks.on_predict_end({});
-  return outputs.empty() ? at::Tensor() : at::cat(outputs, 0);
+  Tensors out;
+  for (const auto& parts : per_output) out.push_back(at::cat(parts, 0));
+  return out;
 }
 
-Logs Model::train_on_batch(const at::Tensor& x, const at::Tensor& y) {
+at::Tensor Model::predict(const ModelData& x, PredictOptions options) {
+  Tensors outputs = predict_outputs(x, std::move(options));
+  if (outputs.size() != 1)
+    throw ValueError(describe() + ": predict() returns one output, but the model has " + std::to_string(outputs.size()) +
+                     "; use predict_outputs()");
+  return outputs.front();
+}
+
+Logs Model::train_on_batch(const ModelData& x, const ModelData& y, const ModelData& sample_weight) {
   require_compiled("train_on_batch()");
-  prepare_data("train_on_batch()", x, y);
+  const std::string who = describe() + ": train_on_batch()";
+  std::vector<Shape> y_pred_shapes;
+  const Batch data = collect_data(who, x, y, sample_weight, &y_pred_shapes);
+  check_data(who, data, y_pred_shapes);
   reset_metrics();
-  train_step(x, y);
+  train_step(data);
   return metric_logs();
 }
 
-Logs Model::test_on_batch(const at::Tensor& x, const at::Tensor& y) {
+Logs Model::test_on_batch(const ModelData& x, const ModelData& y, const ModelData& sample_weight) {
   require_compiled("test_on_batch()");
-  prepare_data("test_on_batch()", x, y);
+  const std::string who = describe() + ": test_on_batch()";
+  std::vector<Shape> y_pred_shapes;
+  const Batch data = collect_data(who, x, y, sample_weight, &y_pred_shapes);
+  check_data(who, data, y_pred_shapes);
   reset_metrics();
   at::NoGradGuard no_grad;
-  test_step(x, y);
+  test_step(data);
   return metric_logs();
 }
 
-at::Tensor Model::predict_on_batch(const at::Tensor& x) {
+at::Tensor Model::predict_on_batch(const ModelData& x) {
   at::NoGradGuard no_grad;
-  return predict_step(x);
+  Tensors outputs = predict_step(x.resolve(input_names(), describe() + ": predict_on_batch()", "x"));
+  if (outputs.size() != 1)
+    throw ValueError(describe() + ": predict_on_batch() returns one output, but the model has " +
+                     std::to_string(outputs.size()) + "; use predict_step()");
+  return outputs.front();
 }
 
 }  // namespace strata

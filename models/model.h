@@ -169,21 +169,31 @@ class Model : public Layer {
   const std::vector<at::Tensor>& training_variables();
 
  private:
+  void build_many(const std::vector<Shape>& input_shapes) override;
   void require_compiled(const char* method) const;
-  // Turns x / y / sample_weight into a batch over the whole data set in the model's order and checks it for
-  // `method` (sample counts, finite values, targets against the losses); builds the model and resolves the
-  // compiled losses and metrics against its outputs.
-  Batch prepare_data(const char* method, const ModelData& x, const ModelData& y, const ModelData& sample_weight,
-                     const std::map<int64_t, double>& class_weight = {});
+  // x, y and sample_weight as one Batch over the whole data, in the model's input and output order, with
+  // their sample counts checked. A one-sample probe builds the model and gives the outputs' shapes.
+  Batch collect_data(const std::string& who, const ModelData& x, const ModelData& y, const ModelData& sample_weight,
+                     std::vector<Shape>* y_pred_shapes);
+  // Checks the data is finite and the targets fit the compiled losses; resolves the compiled losses and metrics.
+  void check_data(const std::string& who, const Batch& data, const std::vector<Shape>& y_pred_shapes);
+  // Folds fit()'s class_weight into the single output's sample weights.
+  void add_class_weights(const std::string& who, Batch& data, const std::map<int64_t, double>& class_weight);
+  // For a custom loop that calls compute_loss/compute_metrics without fit(): resolves on first use.
+  void resolve_compiled(const Batch& batch, const Tensors& y_pred);
+  std::vector<std::pair<std::string, std::shared_ptr<metrics::Metric>>> named_metrics() const;
   Logs run_test_loop(const Batch& data, int64_t batch_size, CallbackList& callbacks);
 
   std::shared_ptr<const FunctionalGraph> graph_;
   Tensors graph_output_masks_;  // the masks of the graph's outputs in the latest call
+  size_t output_count_ = 1;     // known after the first call on data
   bool compiled_ = false;
   std::shared_ptr<optimizers::Optimizer> optimizer_;
   std::unique_ptr<CompiledLoss> compiled_loss_;
   std::unique_ptr<CompiledMetrics> compiled_metrics_;
+  bool loss_computed_ = false;  // compute_loss() ran since compile(): "loss" is reported even without a compiled loss
   std::vector<std::shared_ptr<metrics::Metric>> tracked_metrics_;
+  std::vector<std::shared_ptr<metrics::Mean>> added_metrics_;  // one per add_metric() name
   std::vector<at::Tensor> training_variables_;
   callbacks::History history_;
 };

@@ -29,7 +29,12 @@ class ModelData {
 
   // One tensor per entry of `names` (the model's input or output names), in that order. `who` and `what`
   // ("x", "y") name the caller and the argument in errors: a wrong count, an unknown or a missing name.
-  Tensors resolve(const std::vector<std::string>& names, const std::string& who, const std::string& what) const;
+  // Empty `names` (a model whose names are not known yet) takes the list as it is. With `allow_missing`, a
+  // map may leave names out (undefined tensors there), as y may for outputs without a loss.
+  Tensors resolve(const std::vector<std::string>& names, const std::string& who, const std::string& what,
+                  bool allow_missing = false) const;
+  // A single tensor given for several outputs' sample weights applies to each of them, as in tf.keras 2.
+  bool single() const { return by_name_.empty() && by_position_.size() == 1; }
 
  private:
   Tensors by_position_;

@@ -33,6 +33,13 @@ class PerOutput {
   PerOutput(std::initializer_list<typename E::value_type> every) : every_(T(every)) {}
 
   bool empty() const { return !every_ && by_position_.empty() && by_name_.empty(); }
+  // Every value given, whichever way, to check them before the outputs are known.
+  std::vector<T> values() const {
+    std::vector<T> out(by_position_);
+    if (every_) out.push_back(*every_);
+    for (const auto& [name, value] : by_name_) out.push_back(value);
+    return out;
+  }
 
   // One entry per output (nullopt where the option leaves an output out). `who` and `what` (".loss") name
   // the caller and the option when the list's length or a name does not match the outputs.

@@ -1,6 +1,7 @@
 #include <ATen/ATen.h>
 #include <nlohmann/json.hpp>
 #include <strata/core/error.h>
+#include <strata/layers/registry.h>
 #include <strata/models/sequential.h>
 
 #include <algorithm>
@@ -8,6 +9,8 @@
 namespace strata {
 
 Sequential::Sequential(std::vector<LayerRef> layers, std::string name) : Model("Sequential", std::move(name)) {
+  static const bool registered = (layers::register_layer_type<Sequential>(), true);  // see Model's constructor
+  (void)registered;
   for (auto& layer : layers) add(std::move(layer));
 }
 
@@ -61,6 +64,11 @@ Tensors Sequential::call_many(const Tensors& inputs, const Tensors& masks, bool 
   }
   output_masks_ = x_masks;
   return x;
+}
+
+std::vector<std::string> Sequential::output_names() const {
+  if (layers().empty()) return Model::output_names();
+  return {layers().back()->name()};
 }
 
 nlohmann::json Sequential::get_config() const {

@@ -1,6 +1,7 @@
 #pragma once
-// Sequential: a plain stack of layers, each feeding the next. Starting it with an Input layer builds
-// it at once (so summary() works before training) and makes it check the shape of what it is given.
+// Sequential: a plain stack of layers, each feeding the next; layers() excludes the InputLayer, as in Keras.
+// Starting it with Input() builds it at once (so summary() works before training) and makes it check the
+// shape of what it is given.
 
 #include <strata/layers/input_layer.h>
 #include <strata/models/model.h>
@@ -16,8 +17,8 @@ class Sequential : public Model {
   void add(LayerRef layer);
   // Removes the last layer; throws on an empty model.
   void pop();
-  // The layers in order, without the InputLayer (as in Keras).
-  const std::vector<std::shared_ptr<Layer>>& layers() const { return sublayers(); }
+  // Its output is named after its last layer, as in tf.keras 2.
+  std::vector<std::string> output_names() const override;
 
   at::Tensor call(const at::Tensor& inputs, bool training) override;
   // Runs the stack passing each layer's output mask to the next, as Keras' Sequential does.

@@ -372,7 +372,7 @@ TEST_CASE("Activation layer applies its function and reports it in its config", 
 }
 
 TEST_CASE("InputLayer declares a batch-None shape and checks its input", "[layers][input]") {
-  auto input = layers::Input({28, 28});
+  layers::InputLayer input({28, 28});
   CHECK(input.batch_shape() == Shape{kNone, 28, 28});
   CHECK(input.built());
   CHECK(input.output_shape() == Shape{kNone, 28, 28});
@@ -384,6 +384,22 @@ TEST_CASE("InputLayer declares a batch-None shape and checks its input", "[layer
   CHECK_THROWS_WITH(input(at::zeros({3, 28, 27})), Contains("(None, 28, 28)") && Contains("[3, 28, 27]"));
   CHECK_THROWS_AS(layers::Input({28, 0}), ValueError);
   CHECK_THROWS_AS(layers::Input({-5}), ValueError);
+  CHECK_THROWS_WITH(layers::Input({4}, {.dtype = "float33"}), Contains("float33") && Contains("int64"));
+}
+
+TEST_CASE("Input() gives a symbolic tensor with Keras' shape, dtype and node name", "[layers][input]") {
+  const SymbolicTensor pixels = layers::Input({28, 28}, {.name = "pixels"});
+  CHECK(pixels.shape() == Shape{kNone, 28, 28});
+  CHECK(pixels.dtype() == at::kFloat);
+  CHECK_FALSE(pixels.has_mask());
+  CHECK(pixels.describe() == "pixels[0][0]");
+  const SymbolicTensor ids = Input({kNone}, {.dtype = "int64", .batch_size = 8});
+  CHECK(ids.shape() == Shape{8, kNone});
+  CHECK(ids.dtype() == at::kLong);
+  auto layer = std::dynamic_pointer_cast<layers::InputLayer>(ids.layer());
+  REQUIRE(layer);
+  CHECK(layer->get_config().at("dtype") == "int64");
+  CHECK(layer->get_config().at("batch_input_shape").at(0) == 8);
 }
 
 TEST_CASE("Dense given float64 input computes in its float32 dtype, as Keras' autocast does",
