@@ -31,7 +31,8 @@ std::string node_label(const Node& node) {
 // Given the model's Input nodes, it also fails on a node without inputs that is not one of them.
 class GraphWalk {
  public:
-  GraphWalk(std::string who, const std::unordered_set<const Node*>* inputs) : who_(std::move(who)), inputs_(inputs) {}
+  GraphWalk(std::string who, const std::unordered_set<const Node*>* inputs)
+      : who_(std::move(who)), inputs_(inputs) {}
 
   void visit_output(const SymbolicTensor& output, size_t position) {
     output_ = &output;
@@ -69,13 +70,14 @@ class GraphWalk {
 };
 
 // Every input must be an Input() tensor, given once.
-std::unordered_set<const Node*> check_inputs(const std::vector<SymbolicTensor>& inputs, const std::string& who) {
+std::unordered_set<const Node*> check_inputs(const std::vector<SymbolicTensor>& inputs,
+                                             const std::string& who) {
   std::unordered_map<const Node*, size_t> seen;
   for (size_t i = 0; i < inputs.size(); ++i) {
     const Node& node = *inputs[i].node();
     if (!is_input_node(node))
-      throw ValueError(who + ": inputs[" + std::to_string(i) + "] is the output of " + node.layer->describe() +
-                       ", not an Input()");
+      throw ValueError(who + ": inputs[" + std::to_string(i) + "] is the output of " +
+                       node.layer->describe() + ", not an Input()");
     const auto [it, fresh] = seen.emplace(&node, i);
     if (!fresh)
       throw ValueError(who + ": inputs[" + std::to_string(it->second) + "] and inputs[" + std::to_string(i) +
@@ -127,14 +129,16 @@ FunctionalGraph::FunctionalGraph(std::vector<SymbolicTensor> inputs, std::vector
   std::vector<NodePtr> others;
   for (const auto& node : walk.post_order)
     if (!input_nodes.count(node.get())) others.push_back(node);
-  std::stable_sort(others.begin(), others.end(),
-                   [&](const NodePtr& a, const NodePtr& b) { return node_depth.at(a.get()) > node_depth.at(b.get()); });
+  std::stable_sort(others.begin(), others.end(), [&](const NodePtr& a, const NodePtr& b) {
+    return node_depth.at(a.get()) > node_depth.at(b.get());
+  });
   nodes_.insert(nodes_.end(), others.begin(), others.end());
   for (const auto& node : nodes_) node_depths_.push_back(node_depth.at(node.get()));
 
   // Layers by decreasing depth, then in the order the walk first met them.
   for (const auto& node : walk.post_order)
-    if (std::find(layers_.begin(), layers_.end(), node->layer) == layers_.end()) layers_.push_back(node->layer);
+    if (std::find(layers_.begin(), layers_.end(), node->layer) == layers_.end())
+      layers_.push_back(node->layer);
   std::sort(layers_.begin(), layers_.end(), [&](const auto& a, const auto& b) {
     const int da = layer_depth.at(a.get()), db = layer_depth.at(b.get());
     return da != db ? da > db : walk.layer_index.at(a.get()) < walk.layer_index.at(b.get());
@@ -149,13 +153,14 @@ FunctionalGraph::FunctionalGraph(std::vector<SymbolicTensor> inputs, std::vector
                        " times in the model; all layer names should be unique");
 }
 
-Tensors FunctionalGraph::run(const Tensors& inputs, const Tensors& masks, bool training, Tensors* output_masks) const {
+Tensors FunctionalGraph::run(const Tensors& inputs, const Tensors& masks, bool training,
+                             Tensors* output_masks) const {
   if (inputs.size() != inputs_.size())
-    throw ValueError(who_ + ": expected " + std::to_string(inputs_.size()) + " input(s) (" + join(input_names()) +
-                     "), got " + std::to_string(inputs.size()));
+    throw ValueError(who_ + ": expected " + std::to_string(inputs_.size()) + " input(s) (" +
+                     join(input_names()) + "), got " + std::to_string(inputs.size()));
   if (!masks.empty() && masks.size() != inputs.size())
-    throw ValueError(who_ + ": got " + std::to_string(masks.size()) + " masks for " + std::to_string(inputs.size()) +
-                     " inputs");
+    throw ValueError(who_ + ": got " + std::to_string(masks.size()) + " masks for " +
+                     std::to_string(inputs.size()) + " inputs");
   struct Values {
     Tensors outputs;
     Tensors masks;
@@ -184,7 +189,8 @@ Tensors FunctionalGraph::run(const Tensors& inputs, const Tensors& masks, bool t
     out.outputs = node->layer->apply(args, arg_masks, training, &out.masks);
     if (out.outputs.size() != node->output_shapes.size())
       throw StateError(who_ + ": " + node_label(*node) + " returned " + std::to_string(out.outputs.size()) +
-                       " outputs; when the model was built it returned " + std::to_string(node->output_shapes.size()));
+                       " outputs; when the model was built it returned " +
+                       std::to_string(node->output_shapes.size()));
     values.emplace(node.get(), std::move(out));
   }
   Tensors result;
@@ -192,7 +198,8 @@ Tensors FunctionalGraph::run(const Tensors& inputs, const Tensors& masks, bool t
   for (const auto& output : outputs_) {
     const Values& from = values.at(output.node().get());
     result.push_back(from.outputs.at(output.index()));
-    if (output_masks) output_masks->push_back(output.index() < from.masks.size() ? from.masks[output.index()] : no_mask);
+    if (output_masks)
+      output_masks->push_back(output.index() < from.masks.size() ? from.masks[output.index()] : no_mask);
   }
   return result;
 }

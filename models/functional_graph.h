@@ -15,7 +15,8 @@ class FunctionalGraph {
   // Walks back from `outputs` and checks the graph: every input is an Input() tensor, given once; every
   // output is computed from `inputs` only; every input reaches an output; no node depends on itself.
   // Errors are strata::ValueError starting with `who` (the model) and naming the tensor or layer at fault.
-  FunctionalGraph(std::vector<SymbolicTensor> inputs, std::vector<SymbolicTensor> outputs, const std::string& who);
+  FunctionalGraph(std::vector<SymbolicTensor> inputs, std::vector<SymbolicTensor> outputs,
+                  const std::string& who);
 
   // Runs every node in order. `masks` is empty or one per input; `output_masks` receives one per output.
   Tensors run(const Tensors& inputs, const Tensors& masks, bool training, Tensors* output_masks) const;

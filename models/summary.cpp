@@ -72,18 +72,21 @@ std::vector<const Node*> nodes_of(const FunctionalGraph& graph, const Layer& lay
   std::vector<const Node*> nodes;
   for (const auto& node : graph.nodes())
     if (node->layer.get() == &layer) nodes.push_back(node.get());
-  std::sort(nodes.begin(), nodes.end(), [](const Node* a, const Node* b) { return a->node_index < b->node_index; });
+  std::sort(nodes.begin(), nodes.end(),
+            [](const Node* a, const Node* b) { return a->node_index < b->node_index; });
   return nodes;
 }
 
 // Keras' layer.output_shape: an InputLayer's is a list of one shape, "[(None, 32)]"; a layer with several
-// outputs gives the list of their shapes; a layer whose calls in this model give different shapes, "multiple".
+// outputs gives the list of their shapes; a layer whose calls in this model give different shapes,
+// "multiple".
 std::string graph_output_shape(const FunctionalGraph& graph, const Layer& layer) {
   const std::vector<const Node*> nodes = nodes_of(graph, layer);
   for (const Node* node : nodes)
     if (node->output_shapes != nodes.front()->output_shapes) return "multiple";
   const std::vector<Shape>& shapes = nodes.front()->output_shapes;
-  if (shapes.size() == 1 && !dynamic_cast<const layers::InputLayer*>(&layer)) return format_shape(shapes.front());
+  if (shapes.size() == 1 && !dynamic_cast<const layers::InputLayer*>(&layer))
+    return format_shape(shapes.front());
   std::string list;
   for (const auto& shape : shapes) list += (list.empty() ? "" : ", ") + format_shape(shape);
   return "[" + list + "]";
@@ -101,7 +104,8 @@ std::string connected_to(const FunctionalGraph& graph, const Layer& layer) {
 // reading more than one tensor, and no layer called twice.
 bool sequential_like(const FunctionalGraph& graph) {
   std::map<int, std::vector<const Node*>> by_depth;
-  for (size_t i = 0; i < graph.nodes().size(); ++i) by_depth[graph.node_depths()[i]].push_back(graph.nodes()[i].get());
+  for (size_t i = 0; i < graph.nodes().size(); ++i)
+    by_depth[graph.node_depths()[i]].push_back(graph.nodes()[i].get());
   for (const auto& [depth, nodes] : by_depth)
     if (nodes.size() > 1 || nodes.front()->inputs.size() > 1) return false;
   for (const auto& layer : graph.layers())
@@ -113,7 +117,8 @@ bool sequential_like(const FunctionalGraph& graph) {
 
 void Model::summary(std::ostream& out) const {
   if (!built())
-    throw StateError(describe() + ": summary() needs a built model; start it with an Input layer, or call fit() "
+    throw StateError(describe() +
+                     ": summary() needs a built model; start it with an Input layer, or call fit() "
                      "or the model on a batch of data first");
   const bool connections = graph_ && !sequential_like(*graph_);
   const size_t width = connections ? kGraphLineLength : kLineLength;
@@ -140,7 +145,8 @@ void Model::summary(std::ostream& out) const {
   out << std::string(width, '=') << '\n';
   const int64_t trainable = count(trainable_weights());
   const int64_t non_trainable = count(non_trainable_weights());
-  out << "Total params: " << trainable + non_trainable << " (" << readable_size(trainable + non_trainable) << ")\n";
+  out << "Total params: " << trainable + non_trainable << " (" << readable_size(trainable + non_trainable)
+      << ")\n";
   out << "Trainable params: " << trainable << " (" << readable_size(trainable) << ")\n";
   out << "Non-trainable params: " << non_trainable << " (" << readable_size(non_trainable) << ")\n";
   out << std::string(width, '_') << '\n';

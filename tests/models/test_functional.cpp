@@ -118,15 +118,18 @@ TEST_CASE("masks flow through a graph as through Sequential, and None time steps
   auto embedded = layers::Embedding(10, 4, {.mask_zero = true})(tokens);
   CHECK(embedded.has_mask());
   Model graph_model(tokens, layers::LSTM(3)(embedded));
-  Sequential stacked({Input({6}, {.dtype = "int64"}), layers::Embedding(10, 4, {.mask_zero = true}), layers::LSTM(3)});
+  Sequential stacked(
+      {Input({6}, {.dtype = "int64"}), layers::Embedding(10, 4, {.mask_zero = true}), layers::LSTM(3)});
   stacked.set_weights(graph_model.get_weights());
 
   // Zero padding at the end: a masked LSTM returns its state after the last real token.
   const at::Tensor ids = at::tensor({3, 1, 4, 0, 0, 0, 5, 9, 2, 6, 5, 0}, at::kLong).reshape({2, 6});
   const at::Tensor got = graph_model(ids);
   check_close(got, stacked(ids), 1e-6);
-  const at::Tensor unmasked = graph_model.get_layer(2)->apply(
-      {graph_model.get_layer(1)->apply({ids}, {}, false).front()}, {}, false).front();
+  const at::Tensor unmasked =
+      graph_model.get_layer(2)
+          ->apply({graph_model.get_layer(1)->apply({ids}, {}, false).front()}, {}, false)
+          .front();
   CHECK(test_support::max_abs_difference(got, unmasked) > 1e-4);  // the mask made a difference
 
   auto open = Input({kNone}, {.dtype = "int64"});
@@ -143,7 +146,8 @@ TEST_CASE("masks flow through a graph as through Sequential, and None time steps
 
 TEST_CASE("several outputs from one layer get unique names the way Keras makes them", "[functional]") {
   auto x = Input({5, 2}, {.name = "steps"});
-  auto outs = layers::LSTM(3, {.return_sequences = true, .return_state = true, .name = "rnn"})(std::vector{x});
+  auto outs =
+      layers::LSTM(3, {.return_sequences = true, .return_state = true, .name = "rnn"})(std::vector{x});
   Model model(std::vector{x}, outs);
   CHECK(model.graph()->output_names() == std::vector<std::string>{"rnn", "rnn_1", "rnn_2"});
   std::ostringstream text;
@@ -152,7 +156,8 @@ TEST_CASE("several outputs from one layer get unique names the way Keras makes t
   CHECK_THAT(text.str(), Catch::Matchers::Contains("\n                              (None, 3),"));
 }
 
-TEST_CASE("a graph that cannot be computed fails at construction, naming what is wrong", "[functional][errors]") {
+TEST_CASE("a graph that cannot be computed fails at construction, naming what is wrong",
+          "[functional][errors]") {
   auto a = Input({3}, {.name = "first"});
   auto b = Input({4}, {.name = "second"});
   auto three = layers::Dense(3)(a);
@@ -162,10 +167,19 @@ TEST_CASE("a graph that cannot be computed fails at construction, naming what is
   auto both = layers::Concatenate()({three, four}).front();
   expect_error<ValueError>([&] { Model({a}, {both}, "m1"); },
                            {"'m1'", "Graph disconnected", "outputs[0]", both.describe(), "'second'"});
-  expect_error<ValueError>([&] { Model({a, b}, {three}, "m2"); }, {"'m2'", "inputs[1]", "'second'", "not connected"});
-  expect_error<ValueError>([&] { Model({a, a}, {three}, "m3"); }, {"'m3'", "inputs[0] and inputs[1]", "'first'"});
-  expect_error<ValueError>([&] { Model({three}, {layers::Dense(1)(three)}, "m4"); },
-                           {"'m4'", "inputs[0] is the output of Dense '" + three.layer()->name() + "', not an Input()"});
+  expect_error<ValueError>(
+      [&] {
+        Model({a, b}, {three}, "m2");
+      },
+      {"'m2'", "inputs[1]", "'second'", "not connected"});
+  expect_error<ValueError>(
+      [&] {
+        Model({a, a}, {three}, "m3");
+      },
+      {"'m3'", "inputs[0] and inputs[1]", "'first'"});
+  expect_error<ValueError>(
+      [&] { Model({three}, {layers::Dense(1)(three)}, "m4"); },
+      {"'m4'", "inputs[0] is the output of Dense '" + three.layer()->name() + "', not an Input()"});
   auto renamed = layers::Dense(2, {.name = "dup"})(layers::Dense(2, {.name = "dup"})(a));
   expect_error<ValueError>([&] { Model(a, renamed, "m5"); }, {"'m5'", "\"dup\" is used 2 times"});
 }
@@ -182,7 +196,8 @@ TEST_CASE("a cycle among hand-made nodes is found", "[functional][errors]") {
   const SymbolicTensor output(second, 0);
   expect_error<ValueError>([&] { topological_nodes({output}, "test graph"); },
                            {"test graph", "cycle", "Dense 'loop'"});
-  expect_error<ValueError>([&] { FunctionalGraph({input}, {output}, "Model 'looped'"); }, {"'looped'", "cycle"});
+  expect_error<ValueError>([&] { FunctionalGraph({input}, {output}, "Model 'looped'"); },
+                           {"'looped'", "cycle"});
   first->inputs = {input};  // break the cycle so the nodes can be freed
 
   const auto order = topological_nodes({output}, "test graph");
@@ -199,7 +214,8 @@ TEST_CASE("layers() follows Keras' depth order; get_layer finds by name or index
   auto shallow = layers::Dense(2, {.name = "shallow"})(x);
   auto out = layers::Dense(1, {.name = "out"})(layers::Add("add")({shallow, deep}).front());
   Model model(x, out, "ordered");
-  CHECK(names_of(model.layers()) == std::vector<std::string>{"x", "deep_1", "shallow", "deep_2", "add", "out"});
+  CHECK(names_of(model.layers()) ==
+        std::vector<std::string>{"x", "deep_1", "shallow", "deep_2", "add", "out"});
   CHECK(model.graph()->node_depths() == std::vector<int>{4, 3, 2, 2, 1, 0});
   CHECK(model.get_layer("shallow")->name() == "shallow");
   CHECK(model.get_layer(3)->name() == "deep_2");
@@ -219,7 +235,8 @@ TEST_CASE("summary() of a two-input graph matches Keras' table with Connected to
   std::ostringstream text;
   model.summary(text);
 
-  // Keras 2: 98 columns, columns ending at 29, 58, 68 and 98; a long field wraps, and a list breaks after "',".
+  // Keras 2: 98 columns, columns ending at 29, 58, 68 and 98; a long field wraps, and a list breaks after
+  // "',".
   auto pad = [](std::string line) { return line + std::string(98 - line.size(), ' ') + "\n"; };
   const std::string rule = std::string(98, '_') + "\n", equals = std::string(98, '=') + "\n", blank = pad("");
   const std::string expected =
@@ -228,12 +245,12 @@ TEST_CASE("summary() of a two-input graph matches Keras' table with Connected to
       pad(" a (InputLayer)              [(None, 4)]                  0         []") + blank +
       pad(" b (InputLayer)              [(None, 6)]                  0         []") + blank +
       pad(" da (Dense)                  (None, 3)                    15        ['a[0][0]']") + blank +
-      pad(" second_branch_dense (Dense  (None, 3)                    21        ['b[0][0]']") +
-      pad(" )") + blank +
-      pad(" merge (Concatenate)         (None, 6)                    0         ['da[0][0]',") +
-      pad("                                                                     'second_branch_dense[0][0]']") +
-      blank + pad(" out (Dense)                 (None, 1)                    7         ['merge[0][0]']") + blank +
-      equals +
+      pad(" second_branch_dense (Dense  (None, 3)                    21        ['b[0][0]']") + pad(" )") +
+      blank + pad(" merge (Concatenate)         (None, 6)                    0         ['da[0][0]',") +
+      pad("                                                                     "
+          "'second_branch_dense[0][0]']") +
+      blank + pad(" out (Dense)                 (None, 1)                    7         ['merge[0][0]']") +
+      blank + equals +
       "Total params: 43 (172.00 Byte)\n"
       "Trainable params: 43 (172.00 Byte)\n"
       "Non-trainable params: 0 (0.00 Byte)\n" +
@@ -245,17 +262,17 @@ TEST_CASE("summary() of a two-input graph matches Keras' table with Connected to
   Model chain(c, layers::Dense(2, {.name = "only"})(c), "chain");
   std::ostringstream chain_text;
   chain.summary(chain_text);
-  const std::string chain_expected = "Model: \"chain\"\n" + std::string(65, '_') + "\n" +
-                                     " Layer (type)                Output Shape              Param #   \n" +
-                                     std::string(65, '=') + "\n" +
-                                     " c (InputLayer)              [(None, 4)]               0         \n" +
-                                     std::string(65, ' ') + "\n" +
-                                     " only (Dense)                (None, 2)                 10        \n" +
-                                     std::string(65, ' ') + "\n" + std::string(65, '=') + "\n";
+  const std::string chain_expected =
+      "Model: \"chain\"\n" + std::string(65, '_') + "\n" +
+      " Layer (type)                Output Shape              Param #   \n" + std::string(65, '=') + "\n" +
+      " c (InputLayer)              [(None, 4)]               0         \n" + std::string(65, ' ') + "\n" +
+      " only (Dense)                (None, 2)                 10        \n" + std::string(65, ' ') + "\n" +
+      std::string(65, '=') + "\n";
   CHECK(chain_text.str().substr(0, chain_expected.size()) == chain_expected);
 }
 
-TEST_CASE("summary() lists every call of a shared layer, and 'multiple' when their shapes differ", "[functional]") {
+TEST_CASE("summary() lists every call of a shared layer, and 'multiple' when their shapes differ",
+          "[functional]") {
   auto row_of = [](const Model& model, const std::string& name) {
     std::ostringstream text;
     model.summary(text);
@@ -270,13 +287,15 @@ TEST_CASE("summary() lists every call of a shared layer, and 'multiple' when the
   auto q = Input({3}, {.name = "q"});
   auto twice = share(layers::Dense(2, {.name = "twice"}));
   Model same({p, q}, {(*twice)(p), (*twice)(q)}, "same_shapes");
-  CHECK(row_of(same, "twice") == pad(" twice (Dense)               (None, 2)                    8         ['p[0][0]',") +
-                                     pad("                                                                     'q[0][0]']"));
+  CHECK(row_of(same, "twice") ==
+        pad(" twice (Dense)               (None, 2)                    8         ['p[0][0]',") +
+            pad("                                                                     'q[0][0]']"));
 
   auto r = Input({3}, {.name = "r"});
   auto s = Input({4, 3}, {.name = "s"});
   auto mixed = share(layers::Dense(2, {.name = "mixed"}));
   Model differ({r, s}, {(*mixed)(r), (*mixed)(s)}, "different_shapes");
-  CHECK(row_of(differ, "mixed") == pad(" mixed (Dense)               multiple                     8         ['r[0][0]',") +
-                                       pad("                                                                     's[0][0]']"));
+  CHECK(row_of(differ, "mixed") ==
+        pad(" mixed (Dense)               multiple                     8         ['r[0][0]',") +
+            pad("                                                                     's[0][0]']"));
 }
