@@ -221,6 +221,28 @@ TEST_CASE("layers() follows Keras' depth order; get_layer finds by name or index
   CHECK(model.get_layer(3)->name() == "deep_2");
   expect_error<ValueError>([&] { model.get_layer("missing"); }, {"'ordered'", "missing"});
 
+  // An Input read late sits at its own depth in layers(), as in Keras, but its node still runs first.
+  auto early = Input({2}, {.name = "early"});
+  auto late = Input({2}, {.name = "late"});
+  auto chain = layers::Dense(
+      2, {.name = "c3"})(layers::Dense(2, {.name = "c2"})(layers::Dense(2, {.name = "c1"})(early)));
+  Model joined({early, late}, {layers::Add("join")({chain, late}).front()}, "joined");
+  CHECK(names_of(joined.layers()) == std::vector<std::string>{"early", "c1", "c2", "c3", "late", "join"});
+  CHECK(joined.graph()->nodes()[1] == late.node());
+  const at::Tensor e = at::randn({3, 2}), l = at::randn({3, 2});
+  at::Tensor by_hand = e;
+  for (const char* name : {"c1", "c2", "c3"}) by_hand = affine(by_hand, *joined.get_layer(name));
+  check_close(joined({e, l}).front(), by_hand + l, 1e-5);
+
+  // A shared layer's nodes take its deepest depth: s(v) is an output (depth 0) but s also feeds k, so s(v)
+  // counts at depth 1 and v at depth 2, level with u, ahead of it by discovery order.
+  auto u = Input({2}, {.name = "u"});
+  auto v = Input({2}, {.name = "v"});
+  auto s = share(layers::Dense(2, {.name = "s"}));
+  auto first_output = (*s)(v);
+  Model shared_depths({u, v}, {first_output, layers::Dense(1, {.name = "k"})((*s)(u))}, "shared_depths");
+  CHECK(names_of(shared_depths.layers()) == std::vector<std::string>{"v", "u", "s", "k"});
+
   expect_error<Error>([&] { model({at::randn({2, 2}), at::randn({2, 2})}); }, {"'ordered'", "1 input"});
   expect_error<Error>([&] { model(at::randn({2, 3})); }, {"InputLayer 'x'"});
 }
