@@ -178,7 +178,7 @@ std::vector<std::pair<std::string, std::shared_ptr<metrics::Metric>>> Model::nam
 }
 
 std::vector<std::string> Model::metrics_names() const {
-  if (!compiled_ || compiled_loss_->resolved() || !compiled_metrics_->metrics().empty()) {
+  if (!compiled_ || compiled_metrics_->resolved()) {
     std::vector<std::string> names;
     for (const auto& [name, metric] : named_metrics()) names.push_back(name);
     return names;
@@ -281,7 +281,8 @@ const std::vector<at::Tensor>& Model::training_variables() {
 }
 
 void Model::resolve_compiled(const Batch& batch, const Tensors& y_pred) {
-  if (output_count_ == y_pred.size() && (compiled_loss_->resolved() || !compiled_loss_->given())) return;
+  const bool loss_ready = compiled_loss_->resolved() || !compiled_loss_->given();
+  if (output_count_ == y_pred.size() && loss_ready && compiled_metrics_->resolved()) return;
   output_count_ = y_pred.size();
   std::vector<Shape> shapes;
   for (const auto& output : y_pred) shapes.push_back(with_batch_none(shape_of(output)));
