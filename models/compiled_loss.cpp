@@ -5,7 +5,13 @@
 namespace strata {
 
 CompiledLoss::CompiledLoss(PerOutput<losses::Spec> losses, PerOutput<double> loss_weights)
-    : spec_(std::move(losses)), weight_spec_(std::move(loss_weights)) {}
+    : spec_(std::move(losses)), weight_spec_(std::move(loss_weights)) {
+  for (const auto& loss : spec_.values()) {
+    if (!loss) throw ValueError("compile() got an empty loss");
+    if (loss->reduction() == losses::Reduction::kNone)
+      throw ValueError("compile() needs losses that reduce to a scalar, got " + loss->name() + " with reduction \"none\"");
+  }
+}
 
 void CompiledLoss::resolve(const std::vector<std::string>& output_names, const std::string& who) {
   if (output_names == output_names_) return;
@@ -15,9 +21,6 @@ void CompiledLoss::resolve(const std::vector<std::string>& output_names, const s
   std::vector<std::shared_ptr<metrics::Mean>> trackers;
   for (size_t i = 0; i < output_names.size(); ++i) {
     const std::shared_ptr<losses::Loss> loss = specs[i] ? specs[i]->ptr() : nullptr;
-    if (loss && loss->reduction() == losses::Reduction::kNone)
-      throw ValueError(who + ": compile() needs losses that reduce to a scalar, got " + loss->name() +
-                       " with reduction \"none\" for output '" + output_names[i] + "'");
     resolved.push_back(loss);
     trackers.push_back(loss && output_names.size() > 1 ? std::make_shared<metrics::Mean>(output_names[i] + "_loss")
                                                        : nullptr);

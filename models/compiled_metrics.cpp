@@ -71,7 +71,7 @@ std::vector<CompiledMetrics::Planned> CompiledMetrics::plan(const std::vector<st
 void CompiledMetrics::resolve(const std::vector<std::string>& output_names,
                               const std::vector<std::shared_ptr<losses::Loss>>& losses, const Tensors& y,
                               const std::vector<Shape>& y_pred_shapes, const std::string& who) {
-  if (output_names == output_names_ && !entries_.empty()) return;
+  if (output_names == output_names_) return;
   std::vector<Entry> entries;
   std::set<const metrics::Metric*> used;
   for (const auto& planned : plan(output_names, who)) {

@@ -23,6 +23,8 @@ class CompiledMetrics {
   void resolve(const std::vector<std::string>& output_names, const std::vector<std::shared_ptr<losses::Loss>>& losses,
                const Tensors& y, const std::vector<Shape>& y_pred_shapes, const std::string& who);
 
+  bool resolved() const { return !output_names_.empty(); }
+
   void update_state(const Tensors& y, const Tensors& y_pred, const Tensors& sample_weight, const Tensors& masks);
 
   // The names the logs use, known from compile() and the output names alone.

@@ -178,7 +178,7 @@ std::vector<std::pair<std::string, std::shared_ptr<metrics::Metric>>> Model::nam
 }
 
 std::vector<std::string> Model::metrics_names() const {
-  if (!compiled_ || compiled_loss_->resolved() || !compiled_metrics_->metrics().empty()) {
+  if (!compiled_ || compiled_metrics_->resolved()) {
     std::vector<std::string> names;
     for (const auto& [name, metric] : named_metrics()) names.push_back(name);
     return names;
@@ -219,18 +219,22 @@ Batch Model::collect_data(const std::string& who, const ModelData& x, const Mode
     if (!data.x[i].defined() || data.x[i].dim() == 0)
       throw ValueError(who + ": x[" + std::to_string(i) + "] must be a defined tensor with a batch dimension");
   if (data.x.size() == 1) check_input(data.x.front());  // on the whole of x, so the message shows its real shape
-  // A one-sample probe builds the model and tells how many outputs it has and their shapes.
-  Tensors probe_outputs;
-  {
+  std::vector<Shape> shapes;
+  if (graph_) {
+    // Each Input layer checks its whole tensor (an identity call), so a shape error shows the data's real shape.
+    if (data.x.size() == graph_->inputs().size())
+      for (size_t i = 0; i < data.x.size(); ++i) graph_->inputs()[i].layer()->apply({data.x[i]}, {}, false);
+    for (const auto& output : graph_->outputs()) shapes.push_back(output.shape());
+  } else {
+    // A one-sample probe builds the model and tells how many outputs it has and their shapes; a stateful layer
+    // forgets the probe.
     at::NoGradGuard no_grad;
-    probe_outputs = apply(map_tensors(data.x, [](const at::Tensor& t) { return t.narrow(0, 0, 1); }), {}, false);
+    for (const auto& output : apply(map_tensors(data.x, [](const at::Tensor& t) { return t.narrow(0, 0, 1); }), {}, false))
+      shapes.push_back(with_batch_none(shape_of(output)));
+    reset_states();
   }
-  reset_states();
-  output_count_ = probe_outputs.size();
-  if (y_pred_shapes) {
-    y_pred_shapes->clear();
-    for (const auto& output : probe_outputs) y_pred_shapes->push_back(with_batch_none(shape_of(output)));
-  }
+  output_count_ = shapes.size();
+  if (y_pred_shapes) *y_pred_shapes = std::move(shapes);
   const auto names = output_names();
   if (!y.empty()) data.y = y.resolve(names, who, "y", /*allow_missing=*/true);
   if (!sample_weight.empty()) {
@@ -238,10 +242,12 @@ Batch Model::collect_data(const std::string& who, const ModelData& x, const Mode
                              ? Tensors(names.size(), sample_weight.resolve({}, who, "sample_weight").front())
                              : sample_weight.resolve(names, who, "sample_weight", /*allow_missing=*/true);
     for (size_t i = 0; i < data.sample_weight.size(); ++i) {
-      const at::Tensor& w = data.sample_weight[i];
-      if (w.defined() && w.dim() != 1 && !(w.dim() == 2 && w.size(1) == 1))
+      at::Tensor& w = data.sample_weight[i];
+      if (!w.defined()) continue;
+      if (w.dim() != 1 && !(w.dim() == 2 && w.size(1) == 1))
         throw ShapeError(who + ": sample_weight for output '" + names.at(i) + "' must have shape (samples,), got " +
                          format_dims(w.sizes()));
+      w = w.reshape({w.size(0)});  // (samples, 1) as (samples,), so it broadcasts over each sample's losses
     }
   }
   check_same_samples(who, labelled(data));
@@ -275,7 +281,8 @@ const std::vector<at::Tensor>& Model::training_variables() {
 }
 
 void Model::resolve_compiled(const Batch& batch, const Tensors& y_pred) {
-  if (output_count_ == y_pred.size() && (compiled_loss_->resolved() || !compiled_loss_->given())) return;
+  const bool loss_ready = compiled_loss_->resolved() || !compiled_loss_->given();
+  if (output_count_ == y_pred.size() && loss_ready && compiled_metrics_->resolved()) return;
   output_count_ = y_pred.size();
   std::vector<Shape> shapes;
   for (const auto& output : y_pred) shapes.push_back(with_batch_none(shape_of(output)));

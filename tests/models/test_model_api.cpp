@@ -439,7 +439,6 @@ TEST_CASE("a wrong input shape into a Sequential with an Input names the declare
 
 TEST_CASE("compile rejects an unusable configuration", "[models][compile][errors]") {
   Sequential model({layers::Input({2}), layers::Dense(1)});
-  CHECK_THROWS_AS(model.compile({.optimizer = "sgd"}), ValueError);  // no loss
   CHECK_THROWS_AS(model.compile({.optimizer = "sgd",
                                  .loss = losses::MeanSquaredError({.reduction = losses::Reduction::kNone})}),
                   ValueError);
@@ -449,6 +448,16 @@ TEST_CASE("compile rejects an unusable configuration", "[models][compile][errors
   CHECK_FALSE(model.compiled());
   model.compile({.loss = "mse"});
   CHECK(model.optimizer().class_name() == "RMSprop");  // Keras' default optimizer
+}
+
+TEST_CASE("A model compiled without a loss trains only through its own train_step", "[models][compile][errors]") {
+  // Keras allows compile() without a loss (a custom train_step brings its own); the default step then has nothing to
+  // minimise and says so.
+  Sequential model({layers::Input({2}), layers::Dense(1)});
+  model.compile({.optimizer = "sgd"});
+  CHECK(model.metrics_names().empty());
+  CHECK_THROWS_WITH(model.fit(at::ones({4, 2}), at::ones({4, 1}), {.verbose = 0}),
+                    Contains("no loss to compute") && Contains("train_step"));
 }
 
 // ---------------------------------------------------------------------------------------------------------------
