@@ -96,7 +96,11 @@ TEST_CASE("functional and Sequential models nest as layers", "[functional]") {
   auto stack = std::make_shared<Sequential>(std::vector<LayerRef>{Input({4}), layers::Dense(2)}, "stack");
 
   auto x = Input({3});
-  auto y = (*stack)((*inner)(x));
+  const SymbolicTensor h = (*inner)(x);
+  auto y = (*stack)(h);
+  // Keras counts a functional model's (and an Input-started Sequential's) own graph as its node 0.
+  CHECK(h.describe() == "inner[1][0]");
+  CHECK(y.describe() == "stack[1][0]");
   Model outer(x, y, "outer");
   CHECK(names_of(outer.layers()) == std::vector<std::string>{x.layer()->name(), "inner", "stack"});
   CHECK(outer.count_params() == (3 * 4 + 4) + (4 * 2 + 2));
