@@ -34,6 +34,7 @@
 #include <strata/layers/preprocessing.h>
 #include <strata/layers/masking.h>
 #include <strata/layers/recurrent.h>
+#include <strata/layers/registry.h>
 #include <strata/layers/reshaping.h>
 #include <strata/layers/symbolic_tensor.h>
 #include <strata/layers/wrappers.h>

@@ -295,11 +295,11 @@ SymbolicTensor Layer::operator()(const SymbolicTensor& input) && {
   return only_output(*owner, call_symbolic(owner, {input}));
 }
 
-std::vector<SymbolicTensor> Layer::operator()(const std::vector<SymbolicTensor>& inputs) & {
+SymbolicTensors Layer::operator()(const std::vector<SymbolicTensor>& inputs) & {
   return call_symbolic(owner_for_graph(false), inputs);
 }
 
-std::vector<SymbolicTensor> Layer::operator()(const std::vector<SymbolicTensor>& inputs) && {
+SymbolicTensors Layer::operator()(const std::vector<SymbolicTensor>& inputs) && {
   return call_symbolic(owner_for_graph(true), inputs);
 }
 

@@ -71,8 +71,8 @@ class Layer : public std::enable_shared_from_this<Layer> {
   // (`auto dense = share(layers::Dense(10)); (*dense)(a); (*dense)(b);`) so the calls share its weights.
   SymbolicTensor operator()(const SymbolicTensor& input) &;
   SymbolicTensor operator()(const SymbolicTensor& input) &&;
-  std::vector<SymbolicTensor> operator()(const std::vector<SymbolicTensor>& inputs) &;
-  std::vector<SymbolicTensor> operator()(const std::vector<SymbolicTensor>& inputs) &&;
+  SymbolicTensors operator()(const std::vector<SymbolicTensor>& inputs) &;
+  SymbolicTensors operator()(const std::vector<SymbolicTensor>& inputs) &&;
   // The symbolic calls made on this layer so far, in order (Keras' inbound nodes).
   std::vector<std::shared_ptr<const Node>> inbound_nodes() const;
 

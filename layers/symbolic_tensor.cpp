@@ -26,6 +26,13 @@ SymbolicTensor::operator Ref<Layer>() const {
   return Ref<Layer>(node_->layer);
 }
 
+SymbolicTensors::operator SymbolicTensor() const {
+  if (size() != 1)
+    throw ValueError("expected a single symbolic tensor, got a list of " + std::to_string(size()) +
+                     (empty() ? "" : " (outputs of " + front().layer()->describe() + "); pick one with [i]"));
+  return front();
+}
+
 namespace {
 
 // Probes run on a batch of two. A dimension left None takes one size in the first probe and another in the

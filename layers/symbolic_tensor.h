@@ -44,6 +44,16 @@ class SymbolicTensor {
   size_t index_;
 };
 
+// The outputs of a symbolic call on a list of inputs. Holding a single tensor (a merge, say), it stands for that
+// tensor, as Keras returns one there: `auto sum = layers::Add()({a, b});` then `layers::Dense(4)(sum)`.
+class SymbolicTensors : public std::vector<SymbolicTensor> {
+ public:
+  using std::vector<SymbolicTensor>::vector;
+  SymbolicTensors(std::vector<SymbolicTensor> tensors) : std::vector<SymbolicTensor>(std::move(tensors)) {}  // NOLINT
+  // Throws ValueError unless there is exactly one.
+  operator SymbolicTensor() const;  // NOLINT: implicit, see above
+};
+
 // One call of a layer on symbolic tensors.
 struct Node {
   std::shared_ptr<Layer> layer;

@@ -75,7 +75,7 @@ TEST_CASE("a shared layer keeps one set of weights and sums the gradients of its
 TEST_CASE("a skip connection with Add and a Concatenate merge compute what they say", "[functional]") {
   auto x = Input({4});
   auto dense = share(layers::Dense(4, {.activation = "relu"}));
-  auto residual = layers::Add()({x, (*dense)(x)}).front();
+  const SymbolicTensor residual = layers::Add()({x, (*dense)(x)});  // a one-output list stands for its tensor
   Model skip(x, residual);
   const at::Tensor data = at::randn({6, 4});
   check_close(skip(data), data + at::relu(affine(data, *dense)), 1e-5);
