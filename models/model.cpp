@@ -187,10 +187,15 @@ std::vector<std::string> Model::metrics_names() const {
     for (const auto& [name, metric] : named_metrics()) names.push_back(name);
     return names;
   }
-  // Before the first batch the metric objects do not exist yet; their names are known from compile().
+  // Before the first batch the metric objects do not exist yet; their names are known from compile(). A
+  // subclassed model assumes one output until it sees data, so options for several outputs wait for the data.
   std::vector<std::string> names;
-  if (compiled_loss_->given()) names = compiled_loss_->names(output_names());
-  for (const auto& name : compiled_metrics_->names(output_names())) names.push_back(name);
+  try {
+    if (compiled_loss_->given()) names = compiled_loss_->names(output_names());
+    for (const auto& name : compiled_metrics_->names(output_names())) names.push_back(name);
+  } catch (const ValueError&) {
+    names = compiled_loss_->given() ? std::vector<std::string>{"loss"} : std::vector<std::string>{};
+  }
   for (const auto& metric : tracked_metrics_) names.push_back(metric->name());
   return names;
 }
