@@ -646,3 +646,29 @@ TEST_CASE("a model compiled without a loss whose train_step needs no targets fit
   CHECK(history.history.count("loss") == 0);
   CHECK(model.evaluate(x, {}, {.verbose = 0}).contains("reconstruction_loss"));
 }
+
+TEST_CASE("per-output options before the outputs are known, metrics by position, compute_loss in a custom step",
+          "[multi_output]") {
+  const Data d;
+
+  SECTION("a subclassed multi-output model reports its names once it has seen data") {
+    TwoOutputs model;
+    model.compile({.optimizer = "sgd",
+                   .loss = {"mse", scce()},
+                   .metrics = std::vector<std::vector<metrics::Spec>>{{}, {"accuracy"}}});
+    CHECK_NOTHROW(model.metrics_names());
+    model.evaluate(d.xa, {d.yreg, d.labels}, {.verbose = 0});
+    CHECK(model.metrics_names() == Names{"loss", "output_1_loss", "output_2_loss", "output_2_accuracy"});
+  }
+
+  SECTION("metrics by position take a vector of lists") {
+    auto model = two_head_model();
+    model->compile({.optimizer = "sgd",
+                    .loss = {scce(), "mse"},
+                    .metrics = std::vector<std::vector<metrics::Spec>>{{"accuracy"}, {}}});
+    const Logs logs = model->evaluate({d.xa, d.xb}, {d.labels, d.yreg}, {.verbose = 0});
+    CHECK(keys_of(logs) == Names{"loss", "class_out_loss", "reg_out_loss", "class_out_accuracy"});
+    const Tensors pred = model->predict_outputs({d.xa, d.xb}, {.verbose = 0});
+    CHECK(logs.at("class_out_accuracy") == Approx(correct(pred[0], d.labels).mean().item<double>()));
+  }
+}
