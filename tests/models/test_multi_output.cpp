@@ -672,3 +672,67 @@ TEST_CASE("per-output options before the outputs are known, metrics by position,
     CHECK(logs.at("class_out_accuracy") == Approx(correct(pred[0], d.labels).mean().item<double>()));
   }
 }
+
+namespace {
+
+// The guide's other form: the compiled loss through compute_loss(), plus a term of its own (l1 on the kernel)
+// that changes the gradient but not the tracked "loss" (tf.keras 2's compiled loss tracks itself).
+class ExtraTerm : public Model {
+ public:
+  explicit ExtraTerm(double l1) : Model("ExtraTerm"), l1_(l1) { dense_ = track(layers::Dense(1)); }
+  at::Tensor call(const at::Tensor& inputs, bool training) override { return (*dense_)(inputs, training); }
+  void train_step(const Batch& batch) override {
+    const auto weights = trainable_weights();
+    GradientTape tape;
+    Tensors y_pred = apply(batch.x, {}, true);
+    const at::Tensor loss = compute_loss(batch, y_pred) + l1_ * dense_->kernel().abs().sum();
+    optimizer().apply(tape.gradient(loss, weights), weights);
+    compute_metrics(batch, y_pred);
+  }
+
+ private:
+  double l1_;
+  std::shared_ptr<layers::Dense> dense_;
+};
+
+}  // namespace
+
+TEST_CASE("a custom train_step can add a term to compute_loss()", "[multi_output][train_step]") {
+  const at::Tensor x = rnd({6, 2}, 54), y = rnd({6, 1}, 55);
+  ExtraTerm model(0.25);
+  model(x);
+  const auto w = model.get_weights();
+  model.compile({.optimizer = optimizers::SGD({.learning_rate = 0.1}), .loss = "mse"});
+  auto history = model.fit(x, y, {.batch_size = 6, .verbose = 0});
+  // d/dW [mean(e^2) + 0.25 sum|W|] = 2/N x^T e + 0.25 sign(W); d/db = 2/N sum(e).
+  const at::Tensor e = at::matmul(x, w[0]) + w[1] - y;
+  check_close(model.get_weights()[0], w[0] - 0.1 * (2.0 / 6.0 * at::matmul(x.t(), e) + 0.25 * at::sign(w[0])), 1e-6);
+  check_close(model.get_weights()[1], w[1] - 0.1 * (2.0 / 6.0) * e.sum(0), 1e-6);
+  CHECK(history.history.at("loss").at(0) == Approx(e.pow(2).mean().item<double>()).epsilon(1e-5));
+}
+
+TEST_CASE("validation for several inputs: validation_split slices every tensor, validation_data takes weights",
+          "[multi_output]") {
+  const Data d;
+  auto model = two_head_model();
+  model->compile({.optimizer = optimizers::SGD({.learning_rate = 0.0}),
+                  .loss = {scce(), "mse"},
+                  .weighted_metrics = {{"class_out", {"accuracy"}}}});
+  const Tensors pred = model->predict_outputs({d.xa, d.xb}, {.verbose = 0});
+  const at::Tensor l_cls = scce_each(pred[0], d.labels), l_reg = mse_each(pred[1], d.yreg);
+
+  // The last 2 of 6 samples validate.
+  auto split = model->fit({d.xa, d.xb}, {d.labels, d.yreg}, {.batch_size = 6, .verbose = 0, .validation_split = 1.0 / 3.0});
+  CHECK(split.history.at("val_class_out_loss").at(0) == Approx(weighted_mean(l_cls.narrow(0, 4, 2))).epsilon(1e-5));
+  CHECK(split.history.at("class_out_loss").at(0) == Approx(weighted_mean(l_cls.narrow(0, 0, 4))).epsilon(1e-5));
+  CHECK(split.history.at("val_reg_out_loss").at(0) == Approx(weighted_mean(l_reg.narrow(0, 4, 2))).epsilon(1e-5));
+
+  auto given = model->fit({d.xa, d.xb}, {d.labels, d.yreg},
+                          {.batch_size = 6, .verbose = 0, .validation_data = {{d.xa, d.xb}, {d.labels, d.yreg}, d.sw}});
+  CHECK(given.history.at("val_reg_out_loss").at(0) == Approx(weighted_mean(l_reg, d.sw)).epsilon(1e-5));
+  CHECK(given.history.at("reg_out_loss").at(0) == Approx(weighted_mean(l_reg)).epsilon(1e-5));
+  const at::Tensor hits = correct(pred[0], d.labels);
+  CHECK(given.history.at("val_class_out_accuracy").at(0) ==
+        Approx((hits * d.sw.to(at::kDouble)).sum().item<double>() / d.sw.sum().item<double>()));
+  CHECK(given.history.at("class_out_accuracy").at(0) == Approx(hits.mean().item<double>()));
+}
