@@ -1,7 +1,7 @@
-// The three ways to build a model (Sequential, the functional Model(inputs, outputs), a subclass of Model that
-// tracks its layers and overrides call()) for one architecture, Dense(8, relu) -> Dense(3). Given the same
-// weights they must agree with each other and with the forward pass, loss and optimizer step written out here
-// with plain ATen ops (autograd on copies of the weights, in double).
+// The three ways to build a model (Sequential, the functional Model(inputs, outputs), a subclass of Model
+// that tracks its layers and overrides call()) for one architecture, Dense(8, relu) -> Dense(3). Given the
+// same weights they must agree with each other and with the forward pass, loss and optimizer step written out
+// here with plain ATen ops (autograd on copies of the weights, in double).
 
 #include <ATen/ATen.h>
 #include <strata/core/error.h>
@@ -46,14 +46,18 @@ enum class Style { kSequential, kFunctional, kSubclassed };
 
 const char* style_name(Style style) {
   switch (style) {
-    case Style::kSequential: return "Sequential";
-    case Style::kFunctional: return "functional";
-    case Style::kSubclassed: return "subclassed";
+    case Style::kSequential:
+      return "Sequential";
+    case Style::kFunctional:
+      return "functional";
+    case Style::kSubclassed:
+      return "subclassed";
   }
   return "";
 }
 
-// Keras' weight list for the architecture: hidden kernel (4, 8), hidden bias (8,), head kernel (8, 3), bias (3,).
+// Keras' weight list for the architecture: hidden kernel (4, 8), hidden bias (8,), head kernel (8, 3), bias
+// (3,).
 std::vector<at::Tensor> reference_weights() {
   return {rnd({4, 8}, 11), rnd({8}, 12) * 0.1, rnd({8, 3}, 13), rnd({3}, 14) * 0.1};
 }
@@ -100,7 +104,9 @@ std::vector<at::Tensor> grads_by_hand(const at::Tensor& x, const std::vector<at:
   return grads;
 }
 
-at::Tensor mse_by_hand(const at::Tensor& pred, const at::Tensor& y) { return (pred - y.to(pred.scalar_type())).pow(2).mean(); }
+at::Tensor mse_by_hand(const at::Tensor& pred, const at::Tensor& y) {
+  return (pred - y.to(pred.scalar_type())).pow(2).mean();
+}
 
 // Sparse categorical cross-entropy of logits: logsumexp(z) - z[label], averaged over the batch.
 at::Tensor scce_by_hand(const at::Tensor& logits, const at::Tensor& labels) {
@@ -108,7 +114,8 @@ at::Tensor scce_by_hand(const at::Tensor& logits, const at::Tensor& labels) {
 }
 
 // Keras' SGD without momentum: w - lr g.
-std::vector<at::Tensor> sgd_step(const std::vector<at::Tensor>& w, const std::vector<at::Tensor>& g, double lr) {
+std::vector<at::Tensor> sgd_step(const std::vector<at::Tensor>& w, const std::vector<at::Tensor>& g,
+                                 double lr) {
   std::vector<at::Tensor> out;
   for (size_t i = 0; i < w.size(); ++i) out.push_back(w[i].to(at::kDouble) - lr * g[i]);
   return out;
@@ -158,7 +165,8 @@ TEST_CASE("the three model styles with the same weights give the same outputs an
   }
 }
 
-TEST_CASE("the three model styles take the same train_on_batch step, by hand for SGD and Adam", "[model_styles]") {
+TEST_CASE("the three model styles take the same train_on_batch step, by hand for SGD and Adam",
+          "[model_styles]") {
   const at::Tensor x = rnd({6, 4}, 22);
   const at::Tensor y = rnd({6, 3}, 23);
   const at::Tensor labels = at::tensor({0, 2, 1, 1, 0, 2}, at::kLong);
@@ -188,7 +196,8 @@ TEST_CASE("the three model styles take the same train_on_batch step, by hand for
       model->compile({.optimizer = optimizers::Adam({.learning_rate = lr}),
                       .loss = losses::SparseCategoricalCrossentropy({.from_logits = true})});
       const Logs logs = model->train_on_batch(x, labels);
-      CHECK(logs.at("loss") == Approx(scce_by_hand(forward_by_hand(x, w0), labels).item<double>()).epsilon(1e-5));
+      CHECK(logs.at("loss") ==
+            Approx(scce_by_hand(forward_by_hand(x, w0), labels).item<double>()).epsilon(1e-5));
       check_weights(model->get_weights(), expected, 1e-5);
     }
   }

@@ -1,10 +1,10 @@
 // Models with several inputs and outputs, per-output losses and metrics, loss_weights, sample_weight and
 // class_weight, add_loss/add_metric from inside call(), data by position and by name, and custom
 // train_step/test_step. Every expected loss and metric is the formula written out here with ATen ops on the
-// model's own predict() outputs (or on a forward pass written out from its weights), never the code under test.
-// Names follow tf.keras 2: "<output>_loss" per output (unweighted by loss_weights), "<output>_<metric>",
-// "weighted_" for a weighted metric that shares its name with an unweighted one, "output_<i>" for the outputs
-// of a subclassed model, "val_" before every validation entry.
+// model's own predict() outputs (or on a forward pass written out from its weights), never the code under
+// test. Names follow tf.keras 2: "<output>_loss" per output (unweighted by loss_weights),
+// "<output>_<metric>", "weighted_" for a weighted metric that shares its name with an unweighted one,
+// "output_<i>" for the outputs of a subclassed model, "val_" before every validation entry.
 
 #include <ATen/ATen.h>
 #include <strata/callbacks/callback.h>
@@ -43,8 +43,8 @@ std::shared_ptr<Model> two_head_model() {
   auto hidden = layers::Dense(5, {.activation = "tanh", .name = "hidden"})(joined);
   auto class_out = layers::Dense(3, {.name = "class_out"})(hidden);
   auto reg_out = layers::Dense(2, {.name = "reg_out"})(hidden);
-  return std::make_shared<Model>(std::vector<SymbolicTensor>{a, b}, std::vector<SymbolicTensor>{class_out, reg_out},
-                                 "two_head");
+  return std::make_shared<Model>(std::vector<SymbolicTensor>{a, b},
+                                 std::vector<SymbolicTensor>{class_out, reg_out}, "two_head");
 }
 
 struct Data {
@@ -89,7 +89,9 @@ class Recorder : public Callback {
   bool needs_batch_logs() const override { return true; }
   void on_train_begin(const Logs&) override { events.push_back("train_begin"); }
   void on_train_end(const Logs&) override { events.push_back("train_end"); }
-  void on_epoch_begin(int epoch, const Logs&) override { events.push_back("epoch_begin:" + std::to_string(epoch)); }
+  void on_epoch_begin(int epoch, const Logs&) override {
+    events.push_back("epoch_begin:" + std::to_string(epoch));
+  }
   void on_epoch_end(int epoch, const Logs& logs) override {
     events.push_back("epoch_end:" + std::to_string(epoch));
     epoch_logs.push_back(logs);
@@ -110,7 +112,8 @@ class Recorder : public Callback {
 // ---------------------------------------------------------------------------------------------------------------
 // Per-output losses, loss_weights, sample_weight, class_weight
 
-TEST_CASE("loss_weights by position and by name scale each output's loss in the total only", "[multi_output]") {
+TEST_CASE("loss_weights by position and by name scale each output's loss in the total only",
+          "[multi_output]") {
   const Data d;
   auto model = two_head_model();
   const Tensors pred = model->predict_outputs({d.xa, d.xb}, {.verbose = 0});
@@ -132,37 +135,47 @@ TEST_CASE("loss_weights by position and by name scale each output's loss in the 
   }
 
   // An output left out of the map weighs 1; losses by name too.
-  model->compile({.optimizer = "sgd", .loss = {{"class_out", scce()}, {"reg_out", "mse"}}, .loss_weights = {{"reg_out", 3.0}}});
+  model->compile({.optimizer = "sgd",
+                  .loss = {{"class_out", scce()}, {"reg_out", "mse"}},
+                  .loss_weights = {{"reg_out", 3.0}}});
   const Logs logs = model->evaluate({d.xa, d.xb}, {d.labels, d.yreg}, {.verbose = 0});
   CHECK(logs.at("loss") == Approx(cls + 3.0 * reg).epsilon(1e-5));
 
   // Without loss_weights the total is the plain sum.
   model->compile({.optimizer = "sgd", .loss = {scce(), "mse"}});
-  CHECK(model->evaluate({d.xa, d.xb}, {d.labels, d.yreg}, {.verbose = 0}).at("loss") == Approx(cls + reg).epsilon(1e-5));
+  CHECK(model->evaluate({d.xa, d.xb}, {d.labels, d.yreg}, {.verbose = 0}).at("loss") ==
+        Approx(cls + reg).epsilon(1e-5));
 }
 
-TEST_CASE("sample_weight: one tensor for every output, one per output by position or by name", "[multi_output]") {
+TEST_CASE("sample_weight: one tensor for every output, one per output by position or by name",
+          "[multi_output]") {
   const Data d;
   auto model = two_head_model();
-  model->compile({.optimizer = optimizers::SGD({.learning_rate = 0.0}), .loss = {scce(), "mse"}, .loss_weights = {0.5, 2.0}});
+  model->compile({.optimizer = optimizers::SGD({.learning_rate = 0.0}),
+                  .loss = {scce(), "mse"},
+                  .loss_weights = {0.5, 2.0}});
   const Tensors pred = model->predict_outputs({d.xa, d.xb}, {.verbose = 0});
   const at::Tensor l_cls = scce_each(pred[0], d.labels);
   const at::Tensor l_reg = mse_each(pred[1], d.yreg);
   const at::Tensor other = at::tensor({0.5f, 1.5f, 1.0f, 0.0f, 2.0f, 1.0f});
 
   SECTION("one tensor applies to both outputs") {
-    const Logs logs = model->evaluate({d.xa, d.xb}, {d.labels, d.yreg}, {.batch_size = 4, .verbose = 0, .sample_weight = d.sw});
+    const Logs logs = model->evaluate({d.xa, d.xb}, {d.labels, d.yreg},
+                                      {.batch_size = 4, .verbose = 0, .sample_weight = d.sw});
     CHECK(logs.at("class_out_loss") == Approx(weighted_mean(l_cls, d.sw)).epsilon(1e-5));
     CHECK(logs.at("reg_out_loss") == Approx(weighted_mean(l_reg, d.sw)).epsilon(1e-5));
-    CHECK(logs.at("loss") == Approx(0.5 * weighted_mean(l_cls, d.sw) + 2.0 * weighted_mean(l_reg, d.sw)).epsilon(1e-5));
+    CHECK(logs.at("loss") ==
+          Approx(0.5 * weighted_mean(l_cls, d.sw) + 2.0 * weighted_mean(l_reg, d.sw)).epsilon(1e-5));
     // fit's training loss (learning rate 0, one batch) sees the same weights.
-    auto history = model->fit({d.xa, d.xb}, {d.labels, d.yreg}, {.batch_size = 6, .verbose = 0, .sample_weight = d.sw});
+    auto history =
+        model->fit({d.xa, d.xb}, {d.labels, d.yreg}, {.batch_size = 6, .verbose = 0, .sample_weight = d.sw});
     CHECK(history.history.at("loss").at(0) == Approx(logs.at("loss")).epsilon(1e-5));
     CHECK(history.history.at("reg_out_loss").at(0) == Approx(logs.at("reg_out_loss")).epsilon(1e-5));
   }
 
   SECTION("one per output, by position") {
-    const Logs logs = model->evaluate({d.xa, d.xb}, {d.labels, d.yreg}, {.verbose = 0, .sample_weight = ModelData{d.sw, other}});
+    const Logs logs = model->evaluate({d.xa, d.xb}, {d.labels, d.yreg},
+                                      {.verbose = 0, .sample_weight = ModelData{d.sw, other}});
     CHECK(logs.at("class_out_loss") == Approx(weighted_mean(l_cls, d.sw)).epsilon(1e-5));
     CHECK(logs.at("reg_out_loss") == Approx(weighted_mean(l_reg, other)).epsilon(1e-5));
   }
@@ -172,7 +185,8 @@ TEST_CASE("sample_weight: one tensor for every output, one per output by positio
                                       {.verbose = 0, .sample_weight = ModelData{{"reg_out", other}}});
     CHECK(logs.at("class_out_loss") == Approx(weighted_mean(l_cls)).epsilon(1e-5));
     CHECK(logs.at("reg_out_loss") == Approx(weighted_mean(l_reg, other)).epsilon(1e-5));
-    CHECK(logs.at("loss") == Approx(0.5 * weighted_mean(l_cls) + 2.0 * weighted_mean(l_reg, other)).epsilon(1e-5));
+    CHECK(logs.at("loss") ==
+          Approx(0.5 * weighted_mean(l_cls) + 2.0 * weighted_mean(l_reg, other)).epsilon(1e-5));
   }
 
   SECTION("zero weights on one output: its head gets no gradient") {
@@ -186,35 +200,49 @@ TEST_CASE("sample_weight: one tensor for every output, one per output by positio
   }
 
   SECTION("errors name the output") {
-    expect_error<Error>([&] { model->evaluate({d.xa, d.xb}, {d.labels, d.yreg}, {.verbose = 0, .sample_weight = ModelData{{"nope", d.sw}}}); },
-                        {"sample_weight", "nope", "class_out, reg_out"});
-    expect_error<Error>([&] { model->evaluate({d.xa, d.xb}, {d.labels, d.yreg}, {.verbose = 0, .sample_weight = ModelData{{"reg_out", at::ones({6, 2})}}}); },
-                        {"sample_weight", "reg_out", "[6, 2]"});
+    expect_error<Error>(
+        [&] {
+          model->evaluate({d.xa, d.xb}, {d.labels, d.yreg},
+                          {.verbose = 0, .sample_weight = ModelData{{"nope", d.sw}}});
+        },
+        {"sample_weight", "nope", "class_out, reg_out"});
+    expect_error<Error>(
+        [&] {
+          model->evaluate({d.xa, d.xb}, {d.labels, d.yreg},
+                          {.verbose = 0, .sample_weight = ModelData{{"reg_out", at::ones({6, 2})}}});
+        },
+        {"sample_weight", "reg_out", "[6, 2]"});
   }
 }
 
-TEST_CASE("class_weight weighs each training sample by its class, for sparse and one-hot labels", "[multi_output]") {
+TEST_CASE("class_weight weighs each training sample by its class, for sparse and one-hot labels",
+          "[multi_output]") {
   const Data d;
   const std::map<int64_t, double> class_weight = {{0, 2.0}, {2, 0.5}};  // class 1 left out: weight 1
-  const at::Tensor per_sample = at::tensor({2.0, 0.5, 1.0, 1.0, 2.0, 0.5}, at::kDouble);  // for labels 0 2 1 1 0 2
+  const at::Tensor per_sample =
+      at::tensor({2.0, 0.5, 1.0, 1.0, 2.0, 0.5}, at::kDouble);  // for labels 0 2 1 1 0 2
 
   for (bool one_hot : {false, true}) {
     INFO((one_hot ? "one-hot" : "sparse"));
     auto x = Input({4});
     Model model(x, layers::Dense(3, {.name = "class_out"})(x));
     const at::Tensor y = one_hot ? at::one_hot(d.labels, 3).to(at::kFloat) : d.labels;
-    const losses::Spec loss = one_hot ? losses::Spec(losses::CategoricalCrossentropy({.from_logits = true})) : scce();
+    const losses::Spec loss =
+        one_hot ? losses::Spec(losses::CategoricalCrossentropy({.from_logits = true})) : scce();
     model.compile({.optimizer = optimizers::SGD({.learning_rate = 0.0}), .loss = loss});
     const at::Tensor l = scce_each(model.predict(d.xa, {.verbose = 0}), d.labels);
 
-    auto history = model.fit(d.xa, y, {.batch_size = 4, .verbose = 0, .validation_data = {d.xa, y}, .class_weight = class_weight});
+    auto history = model.fit(
+        d.xa, y, {.batch_size = 4, .verbose = 0, .validation_data = {d.xa, y}, .class_weight = class_weight});
     CHECK(history.history.at("loss").at(0) == Approx(weighted_mean(l, per_sample)).epsilon(1e-5));
     // Keras applies class_weight to training only.
     CHECK(history.history.at("val_loss").at(0) == Approx(weighted_mean(l)).epsilon(1e-5));
 
     // With sample_weight too, the two multiply.
-    auto both = model.fit(d.xa, y, {.batch_size = 6, .verbose = 0, .class_weight = class_weight, .sample_weight = d.sw});
-    CHECK(both.history.at("loss").at(0) == Approx(weighted_mean(l, per_sample * d.sw.to(at::kDouble))).epsilon(1e-5));
+    auto both = model.fit(
+        d.xa, y, {.batch_size = 6, .verbose = 0, .class_weight = class_weight, .sample_weight = d.sw});
+    CHECK(both.history.at("loss").at(0) ==
+          Approx(weighted_mean(l, per_sample * d.sw.to(at::kDouble))).epsilon(1e-5));
 
     // The gradient follows: a step with class_weight equals a step with the same weights as sample_weight.
     auto twin_in = Input({4});
@@ -231,8 +259,11 @@ TEST_CASE("class_weight weighs each training sample by its class, for sparse and
   SECTION("a multi-output model rejects class_weight") {
     auto model = two_head_model();
     model->compile({.optimizer = "sgd", .loss = {scce(), "mse"}});
-    expect_error<ValueError>([&] { model->fit({d.xa, d.xb}, {d.labels, d.yreg}, {.verbose = 0, .class_weight = class_weight}); },
-                             {"class_weight", "single output"});
+    expect_error<ValueError>(
+        [&] {
+          model->fit({d.xa, d.xb}, {d.labels, d.yreg}, {.verbose = 0, .class_weight = class_weight});
+        },
+        {"class_weight", "single output"});
     CHECK(model->optimizer().iterations() == 0);
   }
 }
@@ -240,7 +271,8 @@ TEST_CASE("class_weight weighs each training sample by its class, for sparse and
 // ---------------------------------------------------------------------------------------------------------------
 // Metrics per output and Keras' names
 
-TEST_CASE("a metric per output by name; metrics ignore sample_weight, weighted_metrics use it", "[multi_output]") {
+TEST_CASE("a metric per output by name; metrics ignore sample_weight, weighted_metrics use it",
+          "[multi_output]") {
   const Data d;
   auto model = two_head_model();
   const Tensors pred = model->predict_outputs({d.xa, d.xb}, {.verbose = 0});
@@ -255,14 +287,17 @@ TEST_CASE("a metric per output by name; metrics ignore sample_weight, weighted_m
                   .weighted_metrics = {{"class_out", {"accuracy"}}}});
   CHECK(model->metrics_names() ==
         Names{"loss", "class_out_loss", "reg_out_loss", "class_out_accuracy", "class_out_weighted_accuracy"});
-  const Logs logs = model->evaluate({d.xa, d.xb}, {d.labels, d.yreg}, {.batch_size = 4, .verbose = 0, .sample_weight = d.sw});
+  const Logs logs = model->evaluate({d.xa, d.xb}, {d.labels, d.yreg},
+                                    {.batch_size = 4, .verbose = 0, .sample_weight = d.sw});
   CHECK(keys_of(logs) == model->metrics_names());
   CHECK(logs.at("class_out_accuracy") == Approx(plain));
   CHECK(logs.at("class_out_weighted_accuracy") == Approx(weighted));
 
   SECTION("a weighted metric alone keeps its name") {
-    model->compile({.optimizer = "sgd", .loss = {scce(), "mse"}, .weighted_metrics = {{"class_out", {"accuracy"}}}});
-    const Logs alone = model->evaluate({d.xa, d.xb}, {d.labels, d.yreg}, {.verbose = 0, .sample_weight = d.sw});
+    model->compile(
+        {.optimizer = "sgd", .loss = {scce(), "mse"}, .weighted_metrics = {{"class_out", {"accuracy"}}}});
+    const Logs alone =
+        model->evaluate({d.xa, d.xb}, {d.labels, d.yreg}, {.verbose = 0, .sample_weight = d.sw});
     CHECK(keys_of(alone) == Names{"loss", "class_out_loss", "reg_out_loss", "class_out_accuracy"});
     CHECK(alone.at("class_out_accuracy") == Approx(weighted));
   }
@@ -270,7 +305,8 @@ TEST_CASE("a metric per output by name; metrics ignore sample_weight, weighted_m
   SECTION("a single-output model: \"accuracy\" and \"weighted_accuracy\"") {
     auto x = Input({4});
     Model single(x, layers::Dense(3)(x));
-    single.compile({.optimizer = "sgd", .loss = scce(), .metrics = {"accuracy"}, .weighted_metrics = {"accuracy"}});
+    single.compile(
+        {.optimizer = "sgd", .loss = scce(), .metrics = {"accuracy"}, .weighted_metrics = {"accuracy"}});
     const at::Tensor single_hits = correct(single.predict(d.xa, {.verbose = 0}), d.labels);
     const Logs one = single.evaluate(d.xa, d.labels, {.verbose = 0, .sample_weight = d.sw});
     CHECK(keys_of(one) == Names{"loss", "accuracy", "weighted_accuracy"});
@@ -292,7 +328,10 @@ TEST_CASE("History and evaluate use Keras 2's names: output layer names, val_ en
   CHECK(model->metrics_names() == names);  // known from compile() before any data
   auto recorder = std::make_shared<Recorder>();
   auto history = model->fit({d.xa, d.xb}, {d.labels, d.yreg},
-                            {.batch_size = 4, .epochs = 2, .verbose = 0, .callbacks = {recorder},
+                            {.batch_size = 4,
+                             .epochs = 2,
+                             .verbose = 0,
+                             .callbacks = {recorder},
                              .validation_data = {{d.xa, d.xb}, {d.labels, d.yreg}}});
   CHECK(model->metrics_names() == names);
   Names with_val = names;
@@ -345,8 +384,9 @@ TEST_CASE("a subclassed multi-output model names its outputs output_1, output_2"
   model.compile({.optimizer = optimizers::SGD({.learning_rate = 0.0}),
                  .loss = {"mse", scce()},
                  .metrics = {{"output_2", {"accuracy"}}}});
-  auto history = model.fit(d.xa, {d.yreg, d.labels},
-                           {.batch_size = 4, .epochs = 1, .verbose = 0, .validation_data = {d.xa, {d.yreg, d.labels}}});
+  auto history =
+      model.fit(d.xa, {d.yreg, d.labels},
+                {.batch_size = 4, .epochs = 1, .verbose = 0, .validation_data = {d.xa, {d.yreg, d.labels}}});
   const Names names = {"loss", "output_1_loss", "output_2_loss", "output_2_accuracy"};
   CHECK(model.output_names() == Names{"output_1", "output_2"});
   CHECK(model.metrics_names() == names);
@@ -360,7 +400,8 @@ TEST_CASE("a subclassed multi-output model names its outputs output_1, output_2"
   const double cls = weighted_mean(scce_each(pred[1], d.labels));
   CHECK(history.history.at("output_1_loss").at(0) == Approx(reg).epsilon(1e-5));
   CHECK(history.history.at("val_output_2_loss").at(0) == Approx(cls).epsilon(1e-5));
-  CHECK(history.history.at("val_output_2_accuracy").at(0) == Approx(correct(pred[1], d.labels).mean().item<double>()));
+  CHECK(history.history.at("val_output_2_accuracy").at(0) ==
+        Approx(correct(pred[1], d.labels).mean().item<double>()));
   // y by name uses the same names.
   const Logs by_name = model.evaluate(d.xa, {{"output_2", d.labels}, {"output_1", d.yreg}}, {.verbose = 0});
   CHECK(keys_of(by_name) == names);
@@ -376,11 +417,14 @@ TEST_CASE("x and y by position and by name train identically", "[multi_output]")
   auto by_name = two_head_model();
   by_name->set_weights(by_position->get_weights());
   for (auto& model : {by_position, by_name})
-    model->compile({.optimizer = optimizers::SGD({.learning_rate = 0.1}), .loss = {scce(), "mse"}, .metrics = {{"class_out", {"accuracy"}}}});
+    model->compile({.optimizer = optimizers::SGD({.learning_rate = 0.1}),
+                    .loss = {scce(), "mse"},
+                    .metrics = {{"class_out", {"accuracy"}}}});
 
   const FitOptions options = {.batch_size = 4, .epochs = 2, .verbose = 0, .shuffle = false};
   auto h1 = by_position->fit({d.xa, d.xb}, {d.labels, d.yreg}, options);
-  auto h2 = by_name->fit({{"in_b", d.xb}, {"in_a", d.xa}}, {{"reg_out", d.yreg}, {"class_out", d.labels}}, options);
+  auto h2 =
+      by_name->fit({{"in_b", d.xb}, {"in_a", d.xa}}, {{"reg_out", d.yreg}, {"class_out", d.labels}}, options);
   CHECK(h1.history == h2.history);
   const auto w1 = by_position->get_weights(), w2 = by_name->get_weights();
   REQUIRE(w1.size() == w2.size());
@@ -391,7 +435,8 @@ TEST_CASE("x and y by position and by name train identically", "[multi_output]")
   CHECK(at::equal(p1[0], p2[0]));
   CHECK(at::equal(p1[1], p2[1]));
   const Logs e1 = by_position->evaluate({d.xa, d.xb}, {d.labels, d.yreg}, {.verbose = 0});
-  const Logs e2 = by_name->evaluate({{"in_a", d.xa}, {"in_b", d.xb}}, {{"class_out", d.labels}, {"reg_out", d.yreg}}, {.verbose = 0});
+  const Logs e2 = by_name->evaluate({{"in_a", d.xa}, {"in_b", d.xb}},
+                                    {{"class_out", d.labels}, {"reg_out", d.yreg}}, {.verbose = 0});
   CHECK(keys_of(e1) == keys_of(e2));
   for (const auto& [key, value] : e1) CHECK(e2.at(key) == value);
 }
@@ -403,20 +448,37 @@ TEST_CASE("wrong data for a multi-input model gives a clear strata::Error", "[mu
   const ModelData y = {d.labels, d.yreg};
   auto fit = [&](const ModelData& x, const ModelData& targets) { model->fit(x, targets, {.verbose = 0}); };
 
-  expect_error<ValueError>([&] { fit({d.xa}, y); }, {"two_head", "fit()", "expected 2", "x", "in_a, in_b", "got 1"});
-  expect_error<ValueError>([&] { fit({d.xa, d.xb}, {d.labels}); }, {"expected 2", "y", "class_out, reg_out", "got 1"});
+  expect_error<ValueError>([&] { fit({d.xa}, y); },
+                           {"two_head", "fit()", "expected 2", "x", "in_a, in_b", "got 1"});
+  expect_error<ValueError>(
+      [&] {
+        fit({d.xa, d.xb}, {d.labels});
+      },
+      {"expected 2", "y", "class_out, reg_out", "got 1"});
   expect_error<ValueError>([&] { fit({{"in_a", d.xa}, {"in_c", d.xb}}, y); }, {"x", "'in_c'", "in_a, in_b"});
   expect_error<ValueError>([&] { fit({{"in_a", d.xa}}, y); }, {"x", "no entry for 'in_b'"});
   expect_error<ValueError>([&] { fit({d.xa, d.xb}, {{"class_out", d.labels}}); }, {"reg_out", "no target"});
-  expect_error<ValueError>([&] { fit({d.xa, d.xb}, {{"class_out", d.labels}, {"box_out", d.yreg}}); }, {"y", "'box_out'"});
+  expect_error<ValueError>(
+      [&] {
+        fit({d.xa, d.xb}, {{"class_out", d.labels}, {"box_out", d.yreg}});
+      },
+      {"y", "'box_out'"});
   // Mismatched sample counts name the tensors.
   expect_error<ShapeError>([&] { fit({d.xa, d.xb.narrow(0, 0, 5)}, y); }, {"x[0]", "x[1]", "in_b", "6", "5"});
-  expect_error<ShapeError>([&] { fit({d.xa, d.xb}, {d.labels, d.yreg.narrow(0, 0, 4)}); }, {"y[1]", "reg_out", "6", "4"});
+  expect_error<ShapeError>(
+      [&] {
+        fit({d.xa, d.xb}, {d.labels, d.yreg.narrow(0, 0, 4)});
+      },
+      {"y[1]", "reg_out", "6", "4"});
   // Per-output compile options that do not match the outputs.
   model->compile({.optimizer = "sgd", .loss = {scce(), "mse", "mse"}});
   expect_error<ValueError>([&] { fit({d.xa, d.xb}, y); }, {"loss", "3 entries", "2 outputs"});
   model->compile({.optimizer = "sgd", .loss = {scce(), "mse"}, .loss_weights = {{"box_out", 2.0}}});
-  expect_error<ValueError>([&] { fit({d.xa, d.xb}, y); }, {"loss_weights", "'box_out'", "class_out, reg_out"});
+  expect_error<ValueError>(
+      [&] {
+        fit({d.xa, d.xb}, y);
+      },
+      {"loss_weights", "'box_out'", "class_out, reg_out"});
   model->compile({.optimizer = "sgd", .loss = {scce(), "mse"}, .metrics = {{"box_out", {"accuracy"}}}});
   expect_error<ValueError>([&] { fit({d.xa, d.xb}, y); }, {"metrics", "'box_out'"});
   // predict() is for one output.
@@ -462,7 +524,8 @@ class Probed : public Model {
 
 }  // namespace
 
-TEST_CASE("add_metric values reach History as Keras' Mean averages them; add_loss joins the loss", "[multi_output]") {
+TEST_CASE("add_metric values reach History as Keras' Mean averages them; add_loss joins the loss",
+          "[multi_output]") {
   const at::Tensor x = rnd({5, 4}, 41), y = rnd({5, 2}, 42);
   Probed model;
   model(x);
@@ -471,13 +534,17 @@ TEST_CASE("add_metric values reach History as Keras' Mean averages them; add_los
   const at::Tensor h = at::matmul(x, w[0]) + w[1];
   const at::Tensor out = at::matmul(h, w[2]) + w[3];
   // Batches of 2, 2, 1 (shuffle off): a scalar add_metric counts once per batch, a per-sample one per sample.
-  const double per_batch = (h.narrow(0, 0, 2).abs().mean() + h.narrow(0, 2, 2).abs().mean() + h.narrow(0, 4, 1).abs().mean()).item<double>() / 3.0;
+  const double per_batch =
+      (h.narrow(0, 0, 2).abs().mean() + h.narrow(0, 2, 2).abs().mean() + h.narrow(0, 4, 1).abs().mean())
+          .item<double>() /
+      3.0;
   const double per_sample = h.abs().mean().item<double>();
   // loss per batch = mse + 0.1 sum(h^2) / batch; the epoch weighs batches by their size.
   const double loss = weighted_mean(mse_each(out, y)) + 0.1 * h.pow(2).sum().item<double>() / 5.0;
 
   model.compile({.optimizer = optimizers::SGD({.learning_rate = 0.0}), .loss = "mse"});
-  auto history = model.fit(x, y, {.batch_size = 2, .epochs = 1, .verbose = 0, .validation_data = {x, y}, .shuffle = false});
+  auto history = model.fit(
+      x, y, {.batch_size = 2, .epochs = 1, .verbose = 0, .validation_data = {x, y}, .shuffle = false});
   CHECK(model.metrics_names() == Names{"loss", "activity", "activity_per_sample"});
   CHECK(history.history.at("activity").at(0) == Approx(per_batch).epsilon(1e-5));
   CHECK(history.history.at("activity_per_sample").at(0) == Approx(per_sample).epsilon(1e-5));
@@ -571,7 +638,8 @@ class Reconstructor : public Model {
 
 }  // namespace
 
-TEST_CASE("an overridden train_step keeps callbacks, progress, trackers and validation", "[multi_output][train_step]") {
+TEST_CASE("an overridden train_step keeps callbacks, progress, trackers and validation",
+          "[multi_output][train_step]") {
   const at::Tensor x = rnd({8, 2}, 51), y = rnd({8, 1}, 52);
   const double penalty = 0.3, lr = 0.1;
   CustomStep model(penalty);
@@ -600,8 +668,13 @@ TEST_CASE("an overridden train_step keeps callbacks, progress, trackers and vali
     std::streambuf* const console = std::cout.rdbuf(progress.rdbuf());
     callbacks::History history;
     try {
-      history = model.fit(x, y, {.batch_size = 4, .epochs = 2, .verbose = 2, .callbacks = {recorder},
-                                 .validation_data = {x, y}, .shuffle = false});
+      history = model.fit(x, y,
+                          {.batch_size = 4,
+                           .epochs = 2,
+                           .verbose = 2,
+                           .callbacks = {recorder},
+                           .validation_data = {x, y},
+                           .shuffle = false});
     } catch (...) {
       std::cout.rdbuf(console);
       throw;
@@ -609,9 +682,9 @@ TEST_CASE("an overridden train_step keeps callbacks, progress, trackers and vali
     std::cout.rdbuf(console);
     INFO(progress.str());
     const std::vector<std::string> expected = {
-        "train_begin", "epoch_begin:0", "batch_begin:0", "batch_end:0", "batch_begin:1", "batch_end:1", "test_begin",
-        "test_end",    "epoch_end:0",   "epoch_begin:1", "batch_begin:0", "batch_end:0", "batch_begin:1", "batch_end:1",
-        "test_begin",  "test_end",      "epoch_end:1",   "train_end"};
+        "train_begin",   "epoch_begin:0", "batch_begin:0", "batch_end:0",   "batch_begin:1", "batch_end:1",
+        "test_begin",    "test_end",      "epoch_end:0",   "epoch_begin:1", "batch_begin:0", "batch_end:0",
+        "batch_begin:1", "batch_end:1",   "test_begin",    "test_end",      "epoch_end:1",   "train_end"};
     CHECK(recorder->events == expected);
     REQUIRE(recorder->batch_logs.size() == 4);
     CHECK(keys_of(recorder->batch_logs[0]) == Names{"loss", "mae"});
@@ -642,13 +715,15 @@ TEST_CASE("a model compiled without a loss whose train_step needs no targets fit
   const at::Tensor e = at::matmul(x, w[0]) + w[1] - x;
   check_close(model.get_weights()[0], w[0] - 0.1 * (2.0 / 18.0) * at::matmul(x.t(), e), 1e-6);
   check_close(model.get_weights()[1], w[1] - 0.1 * (2.0 / 18.0) * e.sum(0), 1e-6);
-  CHECK(history.history.at("reconstruction_loss").at(0) == Approx(e.pow(2).mean().item<double>()).epsilon(1e-5));
+  CHECK(history.history.at("reconstruction_loss").at(0) ==
+        Approx(e.pow(2).mean().item<double>()).epsilon(1e-5));
   CHECK(history.history.count("loss") == 0);
   CHECK(model.evaluate(x, {}, {.verbose = 0}).contains("reconstruction_loss"));
 }
 
-TEST_CASE("per-output options before the outputs are known, metrics by position, compute_loss in a custom step",
-          "[multi_output]") {
+TEST_CASE(
+    "per-output options before the outputs are known, metrics by position, compute_loss in a custom step",
+    "[multi_output]") {
   const Data d;
 
   SECTION("a subclassed multi-output model reports its names once it has seen data") {
@@ -706,13 +781,15 @@ TEST_CASE("a custom train_step can add a term to compute_loss()", "[multi_output
   auto history = model.fit(x, y, {.batch_size = 6, .verbose = 0});
   // d/dW [mean(e^2) + 0.25 sum|W|] = 2/N x^T e + 0.25 sign(W); d/db = 2/N sum(e).
   const at::Tensor e = at::matmul(x, w[0]) + w[1] - y;
-  check_close(model.get_weights()[0], w[0] - 0.1 * (2.0 / 6.0 * at::matmul(x.t(), e) + 0.25 * at::sign(w[0])), 1e-6);
+  check_close(model.get_weights()[0], w[0] - 0.1 * (2.0 / 6.0 * at::matmul(x.t(), e) + 0.25 * at::sign(w[0])),
+              1e-6);
   check_close(model.get_weights()[1], w[1] - 0.1 * (2.0 / 6.0) * e.sum(0), 1e-6);
   CHECK(history.history.at("loss").at(0) == Approx(e.pow(2).mean().item<double>()).epsilon(1e-5));
 }
 
-TEST_CASE("validation for several inputs: validation_split slices every tensor, validation_data takes weights",
-          "[multi_output]") {
+TEST_CASE(
+    "validation for several inputs: validation_split slices every tensor, validation_data takes weights",
+    "[multi_output]") {
   const Data d;
   auto model = two_head_model();
   model->compile({.optimizer = optimizers::SGD({.learning_rate = 0.0}),
@@ -722,13 +799,18 @@ TEST_CASE("validation for several inputs: validation_split slices every tensor, 
   const at::Tensor l_cls = scce_each(pred[0], d.labels), l_reg = mse_each(pred[1], d.yreg);
 
   // The last 2 of 6 samples validate.
-  auto split = model->fit({d.xa, d.xb}, {d.labels, d.yreg}, {.batch_size = 6, .verbose = 0, .validation_split = 1.0 / 3.0});
-  CHECK(split.history.at("val_class_out_loss").at(0) == Approx(weighted_mean(l_cls.narrow(0, 4, 2))).epsilon(1e-5));
-  CHECK(split.history.at("class_out_loss").at(0) == Approx(weighted_mean(l_cls.narrow(0, 0, 4))).epsilon(1e-5));
-  CHECK(split.history.at("val_reg_out_loss").at(0) == Approx(weighted_mean(l_reg.narrow(0, 4, 2))).epsilon(1e-5));
+  auto split = model->fit({d.xa, d.xb}, {d.labels, d.yreg},
+                          {.batch_size = 6, .verbose = 0, .validation_split = 1.0 / 3.0});
+  CHECK(split.history.at("val_class_out_loss").at(0) ==
+        Approx(weighted_mean(l_cls.narrow(0, 4, 2))).epsilon(1e-5));
+  CHECK(split.history.at("class_out_loss").at(0) ==
+        Approx(weighted_mean(l_cls.narrow(0, 0, 4))).epsilon(1e-5));
+  CHECK(split.history.at("val_reg_out_loss").at(0) ==
+        Approx(weighted_mean(l_reg.narrow(0, 4, 2))).epsilon(1e-5));
 
-  auto given = model->fit({d.xa, d.xb}, {d.labels, d.yreg},
-                          {.batch_size = 6, .verbose = 0, .validation_data = {{d.xa, d.xb}, {d.labels, d.yreg}, d.sw}});
+  auto given = model->fit(
+      {d.xa, d.xb}, {d.labels, d.yreg},
+      {.batch_size = 6, .verbose = 0, .validation_data = {{d.xa, d.xb}, {d.labels, d.yreg}, d.sw}});
   CHECK(given.history.at("val_reg_out_loss").at(0) == Approx(weighted_mean(l_reg, d.sw)).epsilon(1e-5));
   CHECK(given.history.at("reg_out_loss").at(0) == Approx(weighted_mean(l_reg)).epsilon(1e-5));
   const at::Tensor hits = correct(pred[0], d.labels);
