@@ -247,10 +247,12 @@ Batch Model::collect_data(const std::string& who, const ModelData& x, const Mode
                              ? Tensors(names.size(), sample_weight.resolve({}, who, "sample_weight").front())
                              : sample_weight.resolve(names, who, "sample_weight", /*allow_missing=*/true);
     for (size_t i = 0; i < data.sample_weight.size(); ++i) {
-      const at::Tensor& w = data.sample_weight[i];
+      at::Tensor& w = data.sample_weight[i];
       if (w.defined() && w.dim() != 1 && !(w.dim() == 2 && w.size(1) == 1))
         throw ShapeError(who + ": sample_weight for output '" + names.at(i) + "' must have shape (samples,), got " +
                          format_dims(w.sizes()));
+      // (samples, 1) as (samples,): a trailing axis would broadcast against the per-sample losses and metrics.
+      if (w.defined() && w.dim() == 2) w = w.reshape({-1});
     }
   }
   check_same_samples(who, labelled(data, input_names(), names));
