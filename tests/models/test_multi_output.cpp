@@ -818,3 +818,18 @@ TEST_CASE(
         Approx((hits * d.sw.to(at::kDouble)).sum().item<double>() / d.sw.sum().item<double>()));
   CHECK(given.history.at("class_out_accuracy").at(0) == Approx(hits.mean().item<double>()));
 }
+
+TEST_CASE("sample_weight of shape (samples, 1) weighs like (samples,)", "[multi_output]") {
+  const Data d;
+  auto model = two_head_model();
+  model->compile(
+      {.optimizer = "sgd", .loss = {scce(), "mse"}, .weighted_metrics = {{"class_out", {"accuracy"}}}});
+  const Logs flat = model->evaluate({d.xa, d.xb}, {d.labels, d.yreg}, {.verbose = 0, .sample_weight = d.sw});
+  const Logs column = model->evaluate({d.xa, d.xb}, {d.labels, d.yreg},
+                                      {.verbose = 0, .sample_weight = d.sw.reshape({6, 1})});
+  REQUIRE(keys_of(flat) == keys_of(column));
+  for (const auto& [key, value] : flat) {
+    INFO(key);
+    CHECK(column.at(key) == Approx(value).epsilon(1e-6));
+  }
+}
