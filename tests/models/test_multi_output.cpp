@@ -833,3 +833,57 @@ TEST_CASE("sample_weight of shape (samples, 1) weighs like (samples,)", "[multi_
     CHECK(column.at(key) == Approx(value).epsilon(1e-6));
   }
 }
+
+TEST_CASE("an output left out of the loss map has no loss, no loss entry and needs no target",
+          "[multi_output]") {
+  const Data d;
+  auto model = two_head_model();
+  model->compile({.optimizer = optimizers::SGD({.learning_rate = 0.5}), .loss = {{"class_out", scce()}}});
+  const Tensors pred = model->predict_outputs({d.xa, d.xb}, {.verbose = 0});
+  const Logs logs = model->evaluate({d.xa, d.xb}, {{"class_out", d.labels}}, {.verbose = 0});
+  CHECK(keys_of(logs) == Names{"loss", "class_out_loss"});
+  CHECK(logs.at("loss") == Approx(weighted_mean(scce_each(pred[0], d.labels))).epsilon(1e-5));
+  // Training leaves the head without a loss untouched.
+  const auto reg_before = model->get_layer("reg_out")->get_weights();
+  model->fit({d.xa, d.xb}, {{"class_out", d.labels}}, {.batch_size = 6, .verbose = 0});
+  CHECK(at::equal(model->get_layer("reg_out")->get_weights()[0], reg_before[0]));
+}
+
+namespace {
+
+// A subclassed model with two inputs: Dense on their concatenation.
+class TwoInputs : public Model {
+ public:
+  TwoInputs() : Model("TwoInputs") { dense_ = track(layers::Dense(2)); }
+  Tensors call_many(const Tensors& inputs, const Tensors&, bool training) override {
+    return {(*dense_)(at::cat({inputs.at(0), inputs.at(1)}, 1), training)};
+  }
+
+ private:
+  std::shared_ptr<layers::Dense> dense_;
+};
+
+}  // namespace
+
+TEST_CASE("a subclassed model with two inputs takes x by position", "[multi_output]") {
+  const Data d;
+  TwoInputs model;
+  model.compile({.optimizer = "sgd", .loss = "mse"});
+  const Logs logs = model.evaluate({d.xa, d.xb}, d.yreg, {.batch_size = 4, .verbose = 0});
+  const at::Tensor pred = model.predict({d.xa, d.xb}, {.verbose = 0});
+  const auto w = model.get_weights();
+  check_close(pred, at::matmul(at::cat({d.xa, d.xb}, 1), w[0]) + w[1], 1e-5);
+  CHECK(logs.at("loss") == Approx(weighted_mean(mse_each(pred, d.yreg))).epsilon(1e-5));
+  CHECK(model.fit({d.xa, d.xb}, d.yreg, {.batch_size = 3, .verbose = 0}).history.at("loss").size() == 1);
+  // Its inputs have no names to match a map against.
+  expect_error<ValueError>(
+      [&] {
+        model.fit({{"in_a", d.xa}, {"in_b", d.xb}}, d.yreg, {.verbose = 0});
+      },
+      {"x", "by name", "by position"});
+  expect_error<ShapeError>(
+      [&] {
+        model.fit({d.xa, d.xb.narrow(0, 0, 5)}, d.yreg, {.verbose = 0});
+      },
+      {"x[0]", "x[1]", "6", "5"});
+}
