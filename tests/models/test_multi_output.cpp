@@ -144,6 +144,31 @@ TEST_CASE("loss_weights by position and by name scale each output's loss in the 
   const Logs logs = model->evaluate({d.xa, d.xb}, {d.labels, d.yreg}, {.verbose = 0});
   CHECK(logs.at("loss") == Approx(cls + 3.0 * reg).epsilon(1e-5));
 
+  // The weights scale the gradient too: a weight of 0 leaves class_out's head untrained, and the step on the
+  // shared hidden layer with weights (0, 2) is twice the step with (0, 1).
+  const auto w0 = model->get_weights();
+  std::vector<std::vector<at::Tensor>> hidden_steps;
+  for (double reg_weight : {1.0, 2.0}) {
+    model->set_weights(w0);
+    model->compile({.optimizer = optimizers::SGD({.learning_rate = 0.1}),
+                    .loss = {scce(), "mse"},
+                    .loss_weights = {0.0, reg_weight}});
+    model->fit({d.xa, d.xb}, {d.labels, d.yreg}, {.batch_size = 6, .verbose = 0});
+    const auto hidden = model->get_layer("hidden")->get_weights();
+    hidden_steps.push_back({hidden[0], hidden[1]});
+  }
+  model->set_weights(w0);
+  const auto hidden0 = model->get_layer("hidden")->get_weights();
+  const auto class0 = model->get_layer("class_out")->get_weights();
+  check_close(hidden_steps[1][0] - hidden0[0], 2.0 * (hidden_steps[0][0] - hidden0[0]), 1e-6);
+  CHECK(test_support::max_abs_difference(hidden_steps[0][0], hidden0[0]) > 1e-4);
+  model->compile({.optimizer = optimizers::SGD({.learning_rate = 0.1}),
+                  .loss = {scce(), "mse"},
+                  .loss_weights = {0.0, 1.0}});
+  model->fit({d.xa, d.xb}, {d.labels, d.yreg}, {.batch_size = 6, .verbose = 0});
+  CHECK(at::equal(model->get_layer("class_out")->get_weights()[0], class0[0]));
+  model->set_weights(w0);
+
   // Without loss_weights the total is the plain sum.
   model->compile({.optimizer = "sgd", .loss = {scce(), "mse"}});
   CHECK(model->evaluate({d.xa, d.xb}, {d.labels, d.yreg}, {.verbose = 0}).at("loss") ==
