@@ -79,6 +79,9 @@ at::Tensor Loss::reduce(at::Tensor losses, const at::Tensor& sample_weight, cons
 
 at::Tensor Loss::broadcast_weights(const at::Tensor& sample_weight, const at::Tensor& losses) {
   at::Tensor weights = sample_weight.to(losses.scalar_type());
+  // Keras squeezes a trailing 1 the losses lack ((samples, 1) weights for (samples,) losses); broadcasting it
+  // would weigh every sample's loss by every weight.
+  while (weights.dim() > losses.dim() && weights.size(-1) == 1) weights = weights.squeeze(-1);
   while (weights.dim() < losses.dim()) weights = weights.unsqueeze(-1);
   return weights;
 }

@@ -41,17 +41,21 @@ Tensors detached(const Tensors& tensors) {
   return map_tensors(tensors, [](const at::Tensor& t) { return t.detach(); });
 }
 
-// "x", or "x[1]" when there are several.
-std::vector<std::pair<std::string, at::Tensor>> labelled(const Batch& data) {
+// "x", or "x[1] (in_b)" when there are several: the position, and the input's or output's name when known.
+std::vector<std::pair<std::string, at::Tensor>> labelled(const Batch& data, const std::vector<std::string>& input_names,
+                                                         const std::vector<std::string>& output_names) {
   std::vector<std::pair<std::string, at::Tensor>> out;
-  auto add = [&](const char* what, const Tensors& tensors) {
-    for (size_t i = 0; i < tensors.size(); ++i)
-      out.emplace_back(tensors.size() == 1 ? std::string(what) : std::string(what) + "[" + std::to_string(i) + "]",
-                       tensors[i]);
+  auto add = [&](const char* what, const Tensors& tensors, const std::vector<std::string>& names) {
+    for (size_t i = 0; i < tensors.size(); ++i) {
+      std::string label = what;
+      if (tensors.size() > 1) label += "[" + std::to_string(i) + "]";
+      if (tensors.size() > 1 && names.size() == tensors.size()) label += " (" + names[i] + ")";
+      out.emplace_back(label, tensors[i]);
+    }
   };
-  add("x", data.x);
-  add("y", data.y);
-  add("sample_weight", data.sample_weight);
+  add("x", data.x, input_names);
+  add("y", data.y, output_names);
+  add("sample_weight", data.sample_weight, output_names);
   return out;
 }
 
@@ -184,10 +188,15 @@ std::vector<std::string> Model::metrics_names() const {
     for (const auto& [name, metric] : named_metrics()) names.push_back(name);
     return names;
   }
-  // Before the first batch the metric objects do not exist yet; their names are known from compile().
+  // Before the first batch the metric objects do not exist yet; their names are known from compile(). A
+  // subclassed model assumes one output until it sees data, so options for several outputs wait for the data.
   std::vector<std::string> names;
-  if (compiled_loss_->given()) names = compiled_loss_->names(output_names());
-  for (const auto& name : compiled_metrics_->names(output_names())) names.push_back(name);
+  try {
+    if (compiled_loss_->given()) names = compiled_loss_->names(output_names());
+    for (const auto& name : compiled_metrics_->names(output_names())) names.push_back(name);
+  } catch (const ValueError&) {
+    names = compiled_loss_->given() ? std::vector<std::string>{"loss"} : std::vector<std::string>{};
+  }
   for (const auto& metric : tracked_metrics_) names.push_back(metric->name());
   return names;
 }
@@ -251,12 +260,12 @@ Batch Model::collect_data(const std::string& who, const ModelData& x, const Mode
       w = w.reshape({w.size(0)});  // (samples, 1) as (samples,), so it broadcasts over each sample's losses
     }
   }
-  check_same_samples(who, labelled(data));
+  check_same_samples(who, labelled(data, input_names(), names));
   return data;
 }
 
 void Model::check_data(const std::string& who, const Batch& data, const std::vector<Shape>& y_pred_shapes) {
-  for (const auto& [name, tensor] : labelled(data))
+  for (const auto& [name, tensor] : labelled(data, input_names(), output_names()))
     if (tensor.defined()) check_finite(who, name, tensor);
   const auto names = output_names();
   if (compiled_loss_->given()) {
@@ -458,7 +467,7 @@ Tensors Model::predict_outputs(const ModelData& x, PredictOptions options) {
   if (x.empty()) throw ValueError(who + ": x is empty");
   Batch data;
   data.x = x.resolve(input_names(), who, "x");
-  const int64_t samples = check_same_samples(who, labelled(data));
+  const int64_t samples = check_same_samples(who, labelled(data, input_names(), {}));
   if (data.x.size() == 1) check_input(data.x.front());
   keep_host_memory_for_reuse();
   const int64_t steps = steps_for(samples, options.batch_size);

@@ -34,8 +34,8 @@ struct CompileOptions {
   // One loss for every output, a list by output position, or a map by output name. Leave it out only
   // for a model whose train_step computes its own loss.
   PerOutput<losses::Spec> loss;
-  // Metrics for every output ({"accuracy"}), or per output name ({{"class_out", {"accuracy"}}}); they ignore
-  // sample weights, as in Keras.
+  // Metrics for every output ({"accuracy"}), per output name ({{"class_out", {"accuracy"}}}), or per output
+  // position as a std::vector<std::vector<metrics::Spec>>; they ignore sample weights, as in Keras.
   PerOutput<std::vector<metrics::Spec>> metrics;
   // Each output's loss is multiplied by its weight before they are summed (default 1).
   PerOutput<double> loss_weights;

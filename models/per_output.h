@@ -23,6 +23,11 @@ class PerOutput {
   template <class U>
     requires std::convertible_to<U&&, T> && (!std::same_as<std::decay_t<U>, PerOutput>)
   PerOutput(U&& every) : every_(T(std::forward<U>(every))) {}  // NOLINT
+  // A braced list by position for single-valued options (`.loss_weights = {1.0, 0.2}`). List-valued options
+  // (metrics) take a std::vector of lists by position instead: a braced `{{"out", {"accuracy"}}}` would read
+  // as a list by position as well as a map by name, and C++ cannot rank the two.
+  template <class E = T>
+    requires(!requires { typename E::value_type; })
   PerOutput(std::initializer_list<T> by_position) : by_position_(by_position) {}
   PerOutput(std::vector<T> by_position) : by_position_(std::move(by_position)) {}  // NOLINT
   PerOutput(std::initializer_list<std::pair<const std::string, T>> by_name) : by_name_(by_name) {}

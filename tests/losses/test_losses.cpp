@@ -238,3 +238,12 @@ TEST_CASE("losses::get resolves Keras names, unknown names throw", "[losses][reg
   losses::Spec spec = "mae";
   CHECK(spec->class_name() == "MeanAbsoluteError");
 }
+
+TEST_CASE("a loss weighs (samples, 1) sample weights like (samples,)", "[losses][reduction]") {
+  // Per-sample squared errors [1, 4, 9]; weights [1, 0, 0]: sum_over_batch_size = 1 / 3, whichever shape.
+  const at::Tensor y = at::zeros({3, 1}), p = at::tensor({1.0f, 2.0f, 3.0f}).reshape({3, 1});
+  const at::Tensor w = at::tensor({1.0f, 0.0f, 0.0f});
+  strata::losses::MeanSquaredError mse;
+  CHECK(mse(y, p, w).item<double>() == Approx(1.0 / 3.0));
+  CHECK(mse(y, p, w.reshape({3, 1})).item<double>() == Approx(1.0 / 3.0));
+}
