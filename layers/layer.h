@@ -171,9 +171,6 @@ class Layer : public std::enable_shared_from_this<Layer> {
   }
   void untrack(const std::shared_ptr<Layer>& layer);
 
-  // A functional model (or a Sequential started from Input()) is its own graph's node 0 in Keras, so its first
-  // call as a layer is node 1; this takes that index.
-  void take_own_node_index() { inbound_nodes_.emplace_back(); }
   void set_input_spec(InputSpec spec) { input_spec_ = std::move(spec); }
   void set_supports_masking(bool supports) { supports_masking_ = supports; }
   void record_output_shape(Shape shape) { output_shape_ = std::move(shape); }

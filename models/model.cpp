@@ -94,7 +94,6 @@ Model::Model(std::vector<SymbolicTensor> inputs, std::vector<SymbolicTensor> out
   for (const auto& input : graph_->inputs()) input_shapes.push_back(input.shape());
   ensure_built(input_shapes);
   record_output_shape(graph_->outputs().front().shape());
-  take_own_node_index();
 }
 
 Model::Model(const SymbolicTensor& input, const SymbolicTensor& output, std::string name)

@@ -21,7 +21,6 @@ void Sequential::add(LayerRef layer) {
       throw ValueError(describe() + ": an InputLayer can only be the first layer, but the model already has " +
                        std::to_string(layers().size()) + " layer(s)");
     input_layer_ = input;
-    take_own_node_index();
     const Shape& shape = input->batch_shape();
     InputSpec spec{.ndim = static_cast<int64_t>(shape.size())};
     for (size_t axis = 1; axis < shape.size(); ++axis)

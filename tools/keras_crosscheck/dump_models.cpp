@@ -119,7 +119,9 @@ json run_case(const Case& c, uint64_t seed) {
   const at::Tensor sample_weight = c.sample_weight ? at::rand({c.samples}, gen) + 0.5 : at::Tensor();
   c.compile(*model);
 
-  json out = {{"id", c.id}, {"structure", structure(*model)}, {"keras_compile", c.keras_compile},
+  // A subclassed model is rebuilt in tf.keras as a subclass around its functional body (its one sub-layer).
+  const Layer& rebuilt = model->graph() ? *model : *model->sublayers().front();
+  json out = {{"id", c.id}, {"structure", structure(rebuilt)}, {"keras_compile", c.keras_compile},
               {"class_weight", c.class_weight}, {"compare_summary", c.summary}};
   json weights = json::object();
   leaf_weights(*model, weights);
@@ -195,7 +197,7 @@ Case two_inputs_two_outputs() {
   return c;
 }
 
-// One output with class weights (on top of sample weights) and the same metric plain and weighted.
+// One output with class weights and the same metric plain and weighted.
 Case class_weighted() {
   Case c;
   c.id = "class_weight_weighted_metrics";
@@ -217,8 +219,9 @@ Case class_weighted() {
       {"metrics", {"accuracy"}},
       {"weighted_metrics", {"accuracy"}},
       {"learning_rate", 0.1}};
+  // Without sample weights: tf.keras 2.15 fails when fit() gets both (its own bug), so the class weights alone
+  // are what weighted_metrics see.
   c.class_weight = {{"0", 1.0}, {"1", 2.0}, {"2", 0.5}};
-  c.sample_weight = true;
   return c;
 }
 
@@ -237,9 +240,9 @@ Case nested_models() {
     return std::make_shared<Model>(x, out, "outer");
   };
   c.compile = [](Model& m) {
-    m.compile({.optimizer = optimizers::SGD({.learning_rate = 0.05}), .loss = "mse", .metrics = {"mae"}});
+    m.compile({.optimizer = optimizers::SGD({.learning_rate = 0.05}), .loss = "mse"});
   };
-  c.keras_compile = {{"loss", "mse"}, {"metrics", {"mae"}}, {"learning_rate", 0.05}};
+  c.keras_compile = {{"loss", "mse"}, {"learning_rate", 0.05}};
   return c;
 }
 
