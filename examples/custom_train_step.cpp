@@ -8,9 +8,9 @@
 // (label 0), with a little noise on the labels; then the generator learns to make the discriminator answer
 // "real". Two optimizers, and the model's own d_loss/g_loss trackers (track_metric) that fit() reports.
 // A GANMonitor callback, as in the guide, shows generated images (as text) when training ends. As a sanity
-// check, a small classifier trained on the real images then says how confidently it recognizes the
-// generated ones, against real test images and uniform noise. `--smoke` trains on a small subset for one
-// epoch (CI).
+// check, a small classifier trained on the real images then scores the generated images (an Inception Score
+// with that classifier), against real test images and uniform noise. `--smoke` trains on a small subset for
+// one epoch (CI).
 // Options: --epochs N, --batch-size N, --data DIR, --threads N, --smoke.
 
 #include <ATen/ATen.h>
@@ -155,15 +155,19 @@ class GANMonitor : public Callback {
   at::Tensor latent_;
 };
 
-// The share of `images` a classifier of the real classes recognizes with probability above 0.9, and how
-// many of the 10 classes those confident answers cover.
+// What a classifier of the real classes makes of `images`: the Inception Score computed with it,
+// exp(mean KL(p(class | image) || p(class))), which is near 1 when every image gets the same answer or no
+// confident answer and 10 when the images are confidently and evenly spread over the 10 classes; and how many
+// classes the confident answers (probability above 0.9) cover.
 void report_recognition(const char* what, Sequential& classifier, const at::Tensor& images) {
-  const at::Tensor probabilities = at::softmax(classifier.predict(images, {.batch_size = 512, .verbose = 0}), 1);
-  const auto [confidence, classes] = probabilities.max(1);
+  const at::Tensor p = at::softmax(classifier.predict(images, {.batch_size = 512, .verbose = 0}), 1);
+  const at::Tensor marginal = p.mean(0, /*keepdim=*/true);
+  const double score = at::exp((p * (at::log(p + 1e-12) - at::log(marginal + 1e-12))).sum(1).mean()).item<double>();
+  const auto [confidence, classes] = p.max(1);
   const at::Tensor confident = confidence.gt(0.9);
   const int64_t covered = at::bincount(classes.masked_select(confident), {}, 10).gt(0).sum().item<int64_t>();
-  std::printf("  %-22s recognized %5.1f%%, %2lld of 10 classes, mean pixel %.3f\n", what,
-              100.0 * confident.to(at::kFloat).mean().item<double>(), static_cast<long long>(covered),
+  std::printf("  %-18s inception score %5.2f, confident on %5.1f%% covering %2lld of 10 classes, mean pixel %.3f\n",
+              what, score, 100.0 * confident.to(at::kFloat).mean().item<double>(), static_cast<long long>(covered),
               images.mean().item<double>());
 }
 
@@ -184,7 +188,7 @@ int main(int argc, char** argv) {
              .callbacks = {monitor},
              .validation_data = {data.x_test}});
 
-    std::printf("\nA classifier trained on the real images, shown\n");
+    std::printf("\nA classifier trained on the real images, shown:\n");
     Sequential classifier({Input({28, 28}), layers::Flatten(), layers::Dense(128, {.activation = "relu"}),
                            layers::Dense(10)});
     classifier.compile({.optimizer = "adam",
