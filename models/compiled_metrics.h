@@ -24,6 +24,8 @@ class CompiledMetrics {
                const Tensors& y, const std::vector<Shape>& y_pred_shapes, const std::string& who);
 
   bool resolved() const { return !output_names_.empty(); }
+  // Whether compile() was given any metrics.
+  bool given() const { return !spec_.empty() || !weighted_spec_.empty(); }
 
   void update_state(const Tensors& y, const Tensors& y_pred, const Tensors& sample_weight, const Tensors& masks);
 

@@ -107,6 +107,12 @@ void Model::build_many(const std::vector<Shape>& input_shapes) {
   if (input_shapes.size() == 1) build(input_shapes.front());
 }
 
+at::Tensor Model::call(const at::Tensor& inputs, bool training) {
+  if (graph_) return call_many({inputs}, {}, training).front();
+  throw StateError(describe() + ": has no call(); a Model subclass computes its outputs in call(inputs, training), or "
+                   "in call_many() for several inputs or outputs (fit() calls the model once to build it)");
+}
+
 Tensors Model::call_many(const Tensors& inputs, const Tensors& masks, bool training) {
   if (!graph_) return Layer::call_many(inputs, masks, training);
   return graph_->run(inputs, masks, training, &graph_output_masks_);
@@ -229,7 +235,11 @@ Batch Model::collect_data(const std::string& who, const ModelData& x, const Mode
       throw ValueError(who + ": x[" + std::to_string(i) + "] must be a defined tensor with a batch dimension");
   if (data.x.size() == 1) check_input(data.x.front());  // on the whole of x, so the message shows its real shape
   std::vector<Shape> shapes;
-  if (graph_) {
+  const bool outputs_needed = !y.empty() || compiled_loss_->given() || compiled_metrics_->given();
+  if (!outputs_needed) {
+    // Nothing to check the outputs against (a custom train_step with no targets, as a GAN's): no probe, so the
+    // model need not even define call().
+  } else if (graph_) {
     // Each Input layer checks its whole tensor (an identity call), so a shape error shows the data's real shape.
     if (data.x.size() == graph_->inputs().size())
       for (size_t i = 0; i < data.x.size(); ++i) graph_->inputs()[i].layer()->apply({data.x[i]}, {}, false);
@@ -242,7 +252,7 @@ Batch Model::collect_data(const std::string& who, const ModelData& x, const Mode
       shapes.push_back(with_batch_none(shape_of(output)));
     reset_states();
   }
-  output_count_ = shapes.size();
+  if (outputs_needed) output_count_ = shapes.size();
   if (y_pred_shapes) *y_pred_shapes = std::move(shapes);
   const auto names = output_names();
   if (!y.empty()) data.y = y.resolve(names, who, "y", /*allow_missing=*/true);

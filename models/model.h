@@ -134,6 +134,8 @@ class Model : public Layer {
   // The functional graph; null for Sequential and subclassed models.
   const std::shared_ptr<const FunctionalGraph>& graph() const { return graph_; }
 
+  // A subclass overrides call() (one input and output) or call_many(); a functional model runs its graph.
+  at::Tensor call(const at::Tensor& inputs, bool training) override;
   Tensors call_many(const Tensors& inputs, const Tensors& masks, bool training) override;
   Tensors compute_mask(const Tensors& inputs, const Tensors& masks) const override;
 
