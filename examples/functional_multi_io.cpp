@@ -43,7 +43,7 @@ int main(int argc, char** argv) {
     auto encoder = share(layers::Dense(128, {.activation = "relu", .name = "shared_encoder"}));
     auto left_code = (*encoder)(layers::Flatten("flatten_left")(left));
     auto right_code = (*encoder)(layers::Flatten("flatten_right")(right));
-    auto merged = layers::Concatenate(-1, {.name = "merge"})({left_code, right_code}).front();
+    auto merged = layers::Concatenate(-1, {.name = "merge"})({left_code, right_code});
     auto hidden = layers::Dense(64, {.activation = "relu", .name = "hidden"})(merged);
     auto label = layers::Dense(10, {.name = "label"})(hidden);
     auto footwear = layers::Dense(1, {.activation = "sigmoid", .name = "footwear"})(hidden);
@@ -54,8 +54,7 @@ int main(int argc, char** argv) {
         .optimizer = optimizers::Adam({.learning_rate = 1e-3}),
         .loss = {{"label", losses::SparseCategoricalCrossentropy({.from_logits = true})},
                  {"footwear", losses::BinaryCrossentropy()}},
-        // Spelled as a map: a braced list of (name, list) pairs is ambiguous for list-valued options.
-        .metrics = std::map<std::string, std::vector<metrics::Spec>>{{"label", {"accuracy"}}, {"footwear", {"accuracy"}}},
+        .metrics = {{"label", {"accuracy"}}, {"footwear", {"accuracy"}}},
         // The footwear question is easier; it counts half as much in the total loss.
         .loss_weights = {{"label", 1.0}, {"footwear", 0.5}},
     });

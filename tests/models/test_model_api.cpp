@@ -636,3 +636,30 @@ TEST_CASE("Dropout inside a model is active in fit and inactive in predict and e
   const Logs train = model.train_on_batch(x, y);
   CHECK(train.at("loss") != Approx(expected).epsilon(1e-3));
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// A Model subclass without call()
+
+namespace {
+
+// Keras' GAN shape: the work is all in train_step, which needs neither targets nor the model's own outputs.
+class CountingStep : public Model {
+ public:
+  CountingStep() : Model("CountingStep") { steps_ = track_metric(metrics::Mean("steps")); }
+  void train_step(const Batch& batch) override { steps_->update_state(at::ones({batch.x.front().size(0)})); }
+
+ private:
+  std::shared_ptr<metrics::Mean> steps_;
+};
+
+}  // namespace
+
+TEST_CASE("A model without call() fits through its own train_step and says what is missing otherwise",
+          "[models][errors]") {
+  CountingStep model;
+  model.compile({.optimizer = "sgd"});
+  const auto history = model.fit(at::zeros({10, 3}), {}, {.batch_size = 4, .epochs = 2, .verbose = 0});
+  CHECK(history.history.at("steps") == std::vector<double>{1.0, 1.0});  // the mean of ones, per epoch
+  CHECK_THROWS_WITH(model(at::zeros({2, 3})), Contains("has no call()") && Contains("call_many()"));
+  CHECK_THROWS_WITH(model.fit(at::zeros({10, 3}), at::zeros({10, 1}), {.verbose = 0}), Contains("has no call()"));
+}
