@@ -23,6 +23,7 @@
 #include <cmath>
 #include <limits>
 #include <sstream>
+#include "../support/recording_callback.h"
 
 using namespace strata;
 using Catch::Matchers::Contains;
@@ -49,51 +50,6 @@ at::Tensor column(std::vector<float> values) {
   const auto n = static_cast<int64_t>(values.size());
   return at::tensor(values, at::kFloat).reshape({n, 1});
 }
-
-// Records every hook call in order, as "name" or "name:index".
-class Recorder : public Callback {
- public:
-  std::vector<std::string> events;
-  std::vector<Logs> epoch_logs;
-  TrainingParams seen_params;
-  Model* seen_model = nullptr;
-
-  void on_train_begin(const Logs&) override {
-    seen_params = params();
-    seen_model = model();
-    events.push_back("train_begin");
-  }
-  void on_train_end(const Logs&) override { events.push_back("train_end"); }
-  void on_epoch_begin(int epoch, const Logs&) override {
-    events.push_back("epoch_begin:" + std::to_string(epoch));
-  }
-  void on_epoch_end(int epoch, const Logs& logs) override {
-    events.push_back("epoch_end:" + std::to_string(epoch));
-    epoch_logs.push_back(logs);
-  }
-  void on_train_batch_begin(int64_t batch, const Logs&) override {
-    events.push_back("batch_begin:" + std::to_string(batch));
-  }
-  void on_train_batch_end(int64_t batch, const Logs&) override {
-    events.push_back("batch_end:" + std::to_string(batch));
-  }
-  void on_test_begin(const Logs&) override { events.push_back("test_begin"); }
-  void on_test_end(const Logs&) override { events.push_back("test_end"); }
-  void on_test_batch_begin(int64_t batch, const Logs&) override {
-    events.push_back("test_batch_begin:" + std::to_string(batch));
-  }
-  void on_test_batch_end(int64_t batch, const Logs&) override {
-    events.push_back("test_batch_end:" + std::to_string(batch));
-  }
-  void on_predict_begin(const Logs&) override { events.push_back("predict_begin"); }
-  void on_predict_end(const Logs&) override { events.push_back("predict_end"); }
-  void on_predict_batch_begin(int64_t batch, const Logs&) override {
-    events.push_back("predict_batch_begin:" + std::to_string(batch));
-  }
-  void on_predict_batch_end(int64_t batch, const Logs&) override {
-    events.push_back("predict_batch_end:" + std::to_string(batch));
-  }
-};
 
 // Asks the model to stop at the end of batch `stop_at` of the first epoch.
 class Stopper : public Callback {
@@ -230,7 +186,7 @@ TEST_CASE("validation_split holds out the last fraction of the samples", "[model
 TEST_CASE("initial_epoch resumes: runs epochs initial_epoch to epochs - 1", "[models][fit]") {
   Sequential model({layers::Input({2}), layers::Dense(1)});
   model.compile({.optimizer = "sgd", .loss = "mse"});
-  auto recorder = std::make_shared<Recorder>();
+  auto recorder = std::make_shared<testing::Recorder>();
   auto history =
       model.fit(at::randn({6, 2}), at::randn({6, 1}),
                 {.batch_size = 3, .epochs = 4, .verbose = 0, .callbacks = {recorder}, .initial_epoch = 2});
@@ -535,7 +491,7 @@ TEST_CASE("callbacks see Keras' hook order", "[models][callbacks]") {
   const at::Tensor x = at::randn({4, 2}), y = at::randn({4, 1});
 
   SECTION("fit without validation") {
-    auto recorder = std::make_shared<Recorder>();
+    auto recorder = std::make_shared<testing::Recorder>();
     model.fit(x, y, {.batch_size = 2, .epochs = 2, .verbose = 0, .callbacks = {recorder}, .shuffle = false});
     const std::vector<std::string> expected = {
         "train_begin",   "epoch_begin:0", "batch_begin:0", "batch_end:0",   "batch_begin:1",
@@ -550,7 +506,7 @@ TEST_CASE("callbacks see Keras' hook order", "[models][callbacks]") {
   }
 
   SECTION("fit with validation data: the test hooks run before epoch_end") {
-    auto recorder = std::make_shared<Recorder>();
+    auto recorder = std::make_shared<testing::Recorder>();
     model.fit(
         x, y,
         {.batch_size = 4, .epochs = 1, .verbose = 0, .callbacks = {recorder}, .validation_data = {x, y}});
@@ -563,7 +519,7 @@ TEST_CASE("callbacks see Keras' hook order", "[models][callbacks]") {
   }
 
   SECTION("evaluate and predict") {
-    auto recorder = std::make_shared<Recorder>();
+    auto recorder = std::make_shared<testing::Recorder>();
     model.evaluate(x, y, {.batch_size = 3, .verbose = 0, .callbacks = {recorder}});
     model.predict(x, {.batch_size = 3, .verbose = 0, .callbacks = {recorder}});
     const std::vector<std::string> expected = {"test_begin",          "test_batch_begin:0",

@@ -23,6 +23,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "../support/recording_callback.h"
 #include "../support/tensor_checks.h"
 
 using namespace strata;
@@ -82,33 +83,6 @@ Names keys_of(const Logs& logs) {
   for (const auto& [key, value] : logs) out.push_back(key);
   return out;
 }
-
-// Records the hooks fit() calls and the logs they get.
-class Recorder : public Callback {
- public:
-  std::vector<std::string> events;
-  std::vector<Logs> epoch_logs;
-  std::vector<Logs> batch_logs;
-  bool needs_batch_logs() const override { return true; }
-  void on_train_begin(const Logs&) override { events.push_back("train_begin"); }
-  void on_train_end(const Logs&) override { events.push_back("train_end"); }
-  void on_epoch_begin(int epoch, const Logs&) override {
-    events.push_back("epoch_begin:" + std::to_string(epoch));
-  }
-  void on_epoch_end(int epoch, const Logs& logs) override {
-    events.push_back("epoch_end:" + std::to_string(epoch));
-    epoch_logs.push_back(logs);
-  }
-  void on_train_batch_begin(int64_t batch, const Logs&) override {
-    events.push_back("batch_begin:" + std::to_string(batch));
-  }
-  void on_train_batch_end(int64_t batch, const Logs& logs) override {
-    events.push_back("batch_end:" + std::to_string(batch));
-    batch_logs.push_back(logs);
-  }
-  void on_test_begin(const Logs&) override { events.push_back("test_begin"); }
-  void on_test_end(const Logs&) override { events.push_back("test_end"); }
-};
 
 }  // namespace
 
@@ -354,7 +328,7 @@ TEST_CASE("History and evaluate use Keras 2's names: output layer names, val_ en
                   .metrics = {{"class_out", {"accuracy"}}}});
   const Names names = {"loss", "class_out_loss", "reg_out_loss", "class_out_accuracy"};
   CHECK(model->metrics_names() == names);  // known from compile() before any data
-  auto recorder = std::make_shared<Recorder>();
+  auto recorder = std::make_shared<testing::Recorder>();
   auto history = model->fit({d.xa, d.xb}, {d.labels, d.yreg},
                             {.batch_size = 4,
                              .epochs = 2,
@@ -690,7 +664,7 @@ TEST_CASE("an overridden train_step keeps callbacks, progress, trackers and vali
   }
 
   SECTION("callbacks, verbose output and val_ entries from test_step") {
-    auto recorder = std::make_shared<Recorder>();
+    auto recorder = std::make_shared<testing::Recorder>(/*want_batch_logs=*/true);
     // verbose=2 prints one line per epoch to std::cout, captured here.
     std::ostringstream progress;
     std::streambuf* const console = std::cout.rdbuf(progress.rdbuf());
@@ -710,9 +684,13 @@ TEST_CASE("an overridden train_step keeps callbacks, progress, trackers and vali
     std::cout.rdbuf(console);
     INFO(progress.str());
     const std::vector<std::string> expected = {
-        "train_begin",   "epoch_begin:0", "batch_begin:0", "batch_end:0",   "batch_begin:1", "batch_end:1",
-        "test_begin",    "test_end",      "epoch_end:0",   "epoch_begin:1", "batch_begin:0", "batch_end:0",
-        "batch_begin:1", "batch_end:1",   "test_begin",    "test_end",      "epoch_end:1",   "train_end"};
+        "train_begin",        "epoch_begin:0",      "batch_begin:0",      "batch_end:0",
+        "batch_begin:1",      "batch_end:1",        "test_begin",         "test_batch_begin:0",
+        "test_batch_end:0",   "test_batch_begin:1", "test_batch_end:1",   "test_end",
+        "epoch_end:0",        "epoch_begin:1",      "batch_begin:0",      "batch_end:0",
+        "batch_begin:1",      "batch_end:1",        "test_begin",         "test_batch_begin:0",
+        "test_batch_end:0",   "test_batch_begin:1", "test_batch_end:1",   "test_end",
+        "epoch_end:1",        "train_end"};
     CHECK(recorder->events == expected);
     REQUIRE(recorder->batch_logs.size() == 4);
     CHECK(keys_of(recorder->batch_logs[0]) == Names{"loss", "mae"});

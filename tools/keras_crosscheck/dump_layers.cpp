@@ -7,14 +7,13 @@
 #include <strata/layers/attention.h>
 #include <strata/layers/registry.h>
 
+#include "dump_support.h"
+
 #include <ATen/ATen.h>
 #include <nlohmann/json.hpp>
 #include <strata/core/random.h>
 
 #include <cstdint>
-#include <exception>
-#include <fstream>
-#include <iostream>
 #include <string>
 
 namespace {
@@ -177,13 +176,7 @@ const char* kCases = R"JSON([
  {"id": "spatial_dropout2d_inference", "class_name": "SpatialDropout2D", "config": {"rate": 0.3}, "inputs": [[1, 3, 3, 2]]}
 ])JSON";
 
-json to_json(const at::Tensor& tensor) {
-  at::Tensor t = tensor.to(at::kDouble).contiguous();
-  if (t.dim() == 0) return t.item<double>();
-  json out = json::array();
-  for (int64_t i = 0; i < t.size(0); ++i) out.push_back(to_json(t[i]));
-  return out;
-}
+using crosscheck::to_json;
 
 // A (batch, T) boolean mask that keeps the first lengths[b] steps of row b.
 at::Tensor mask_from_lengths(const json& lengths, int64_t steps) {
@@ -293,23 +286,10 @@ json run_case(const json& spec, uint64_t seed) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 2) {
-    std::cerr << "usage: " << argv[0] << " OUT.json\n";
-    return 2;
-  }
-  json cases = json::array();
-  uint64_t seed = 1000;
+  std::vector<crosscheck::NamedCase> cases;
   for (const json& spec : json::parse(kCases)) {
-    try {
-      cases.push_back(run_case(spec, seed++));
-    } catch (const std::exception& e) {
-      // A case Strata cannot run is reported to the checker rather than stopping the others.
-      cases.push_back({{"id", spec.at("id")}, {"class_name", spec.at("class_name")}, {"keras_args", spec.at("config")},
-                       {"strata_error", e.what()}});
-      std::cerr << spec.at("id").get<std::string>() << ": " << e.what() << "\n";
-    }
+    cases.push_back({{{"id", spec.at("id")}, {"class_name", spec.at("class_name")}, {"keras_args", spec.at("config")}},
+                     [spec](uint64_t seed) { return run_case(spec, seed); }});
   }
-  std::ofstream(argv[1]) << cases.dump() << "\n";
-  std::cout << "wrote " << cases.size() << " cases to " << argv[1] << "\n";
-  return 0;
+  return crosscheck::run_cases(argc, argv, cases, 1000);
 }

@@ -7,13 +7,12 @@
 
 #include <strata/strata.h>
 
+#include "dump_support.h"
+
 #include <ATen/ATen.h>
 #include <nlohmann/json.hpp>
 
-#include <exception>
-#include <fstream>
 #include <functional>
-#include <iostream>
 #include <sstream>
 #include <string>
 
@@ -22,13 +21,7 @@ namespace {
 using nlohmann::json;
 using namespace strata;
 
-json to_json(const at::Tensor& tensor) {
-  at::Tensor t = tensor.to(at::kDouble).contiguous();
-  if (t.dim() == 0) return t.item<double>();
-  json out = json::array();
-  for (int64_t i = 0; i < t.size(0); ++i) out.push_back(to_json(t[i]));
-  return out;
-}
+using crosscheck::to_json;
 
 json structure(const Layer& layer);
 
@@ -289,21 +282,8 @@ Case subclassed_two_outputs() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 2) {
-    std::cerr << "usage: " << argv[0] << " OUT.json\n";
-    return 2;
-  }
-  json cases = json::array();
-  uint64_t seed = 2000;
-  for (const Case& c : {two_inputs_two_outputs(), class_weighted(), nested_models(), subclassed_two_outputs()}) {
-    try {
-      cases.push_back(run_case(c, seed++));
-    } catch (const std::exception& e) {
-      cases.push_back({{"id", c.id}, {"strata_error", e.what()}});
-      std::cerr << c.id << ": " << e.what() << "\n";
-    }
-  }
-  std::ofstream(argv[1]) << cases.dump() << "\n";
-  std::cout << "wrote " << cases.size() << " cases to " << argv[1] << "\n";
-  return 0;
+  std::vector<crosscheck::NamedCase> cases;
+  for (const Case& c : {two_inputs_two_outputs(), class_weighted(), nested_models(), subclassed_two_outputs()})
+    cases.push_back({{{"id", c.id}}, [c](uint64_t seed) { return run_case(c, seed); }});
+  return crosscheck::run_cases(argc, argv, cases, 2000);
 }
