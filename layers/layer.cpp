@@ -72,7 +72,7 @@ Tensors Layer::apply(const Tensors& inputs, const Tensors& masks, bool training,
     if (!inputs[i].defined())
       throw ValueError(describe() + ": input " + std::to_string(i) + " is an undefined tensor");
   if (inputs.size() == 1) check_input(inputs.front());
-  if (call_depth == 0) clear_call_losses();
+  if (call_depth == 0) clear_call_records();
   CallDepth depth;
   if (!built_) {
     std::vector<Shape> shapes;
@@ -203,10 +203,10 @@ std::vector<std::pair<std::string, at::Tensor>> Layer::call_metrics() const {
   return out;
 }
 
-void Layer::clear_call_losses() {
+void Layer::clear_call_records() {
   call_losses_.clear();
   call_metrics_.clear();
-  for (const auto& layer : sublayers_) layer->clear_call_losses();
+  for (const auto& layer : sublayers_) layer->clear_call_records();
 }
 
 void Layer::reset_states() {

@@ -183,7 +183,7 @@ class Layer : public std::enable_shared_from_this<Layer> {
   using VariableVisitor = std::function<void(const Layer& owner, const Variable& var, bool trainable)>;
   void visit_variables(const VariableVisitor& visit, bool parent_trainable = true) const;
   void collect_call_losses(Tensors& out) const;
-  void clear_call_losses();
+  void clear_call_records();
   // The shared_ptr a symbolic call records in its node; a temporary (`moving`) is moved into a new one.
   std::shared_ptr<Layer> owner_for_graph(bool moving);
   friend std::vector<SymbolicTensor> call_symbolic(const std::shared_ptr<Layer>&, const std::vector<SymbolicTensor>&);

@@ -23,9 +23,7 @@ class CompiledLoss {
   // the wrong length or an unknown output name; `who` names the model.
   void resolve(const std::vector<std::string>& output_names, const std::string& who);
   bool resolved() const { return !output_names_.empty(); }
-  // Each output's loss, null for an output without one (after resolve()).
-  const std::vector<std::shared_ptr<losses::Loss>>& losses() const { return losses_; }
-  // losses(), or `outputs` nulls before resolve() (no compiled loss).
+  // Each output's loss (null for an output without one); `outputs` nulls before resolve() (no compiled loss).
   std::vector<std::shared_ptr<losses::Loss>> losses_or_none(size_t outputs) const {
     return resolved() ? losses_ : std::vector<std::shared_ptr<losses::Loss>>(outputs);
   }

@@ -25,7 +25,6 @@ class ModelData {
   ModelData(std::initializer_list<std::pair<const std::string, at::Tensor>> by_name);  // NOLINT
 
   bool empty() const { return by_position_.empty() && by_name_.empty(); }
-  bool by_name() const { return !by_name_.empty(); }
 
   // One tensor per entry of `names` (the model's input or output names), in that order. `who` and `what`
   // ("x", "y") name the caller and the argument in errors: a wrong count, an unknown or a missing name.
