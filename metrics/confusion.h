@@ -11,7 +11,7 @@ namespace strata::metrics {
 
 struct ConfusionCountOptions {
   // One value in [0, 1] or several (the result then has one entry per threshold); unset means 0.5.
-  std::optional<std::vector<double>> thresholds;
+  std::optional<std::vector<double>> thresholds = std::nullopt;
   std::string name = "";
 };
 
@@ -30,7 +30,7 @@ class ConfusionCount : public PredictionMetric {
 
  private:
   int cell_;
-  std::optional<std::vector<double>> init_thresholds_;
+  std::optional<std::vector<double>> init_thresholds_ = std::nullopt;
   ThresholdSet thresholds_;
   at::Tensor accumulator_;
 };
@@ -58,11 +58,11 @@ class FalseNegatives : public ConfusionCount {
 
 struct PrecisionRecallOptions {
   // Unset: 0.5, or (with top_k) every top-k prediction counts as positive.
-  std::optional<std::vector<double>> thresholds;
+  std::optional<std::vector<double>> thresholds = std::nullopt;
   // Only the k largest predictions of each sample can be positive.
-  std::optional<int64_t> top_k;
+  std::optional<int64_t> top_k = std::nullopt;
   // Only this class (last axis of y_pred) is scored, as a binary problem.
-  std::optional<int64_t> class_id;
+  std::optional<int64_t> class_id = std::nullopt;
   std::string name = "";
 };
 
@@ -105,12 +105,12 @@ struct AUCOptions {
   std::string curve = "ROC";                     // "ROC" or "PR"
   std::string summation_method = "interpolation";  // "interpolation", "minoring" or "majoring"
   // Explicit thresholds in [0, 1]; {-eps, 1+eps} are added around them.
-  std::optional<std::vector<double>> thresholds;
+  std::optional<std::vector<double>> thresholds = std::nullopt;
   // Per-label AUCs averaged (weighted by label_weights) instead of flattening all labels into one.
   bool multi_label = false;
   // With multi_label: the number of labels, else taken from the first batch.
-  std::optional<int64_t> num_labels;
-  std::optional<std::vector<double>> label_weights;
+  std::optional<int64_t> num_labels = std::nullopt;
+  std::optional<std::vector<double>> label_weights = std::nullopt;
   bool from_logits = false;  // apply a sigmoid to y_pred first
   std::string name = "";
 };
@@ -143,7 +143,7 @@ class AUC : public PredictionMetric {
 
 struct AtOptions {
   int64_t num_thresholds = 200;  // thresholds {0, 1/(n-1), ..., 1}; {0.5} for 1
-  std::optional<int64_t> class_id;
+  std::optional<int64_t> class_id = std::nullopt;
   std::string name = "";
 };
 

@@ -11,10 +11,10 @@ namespace strata::metrics {
 struct FBetaScoreOptions {
   // None: one score per class; "micro": from the counts over all classes; "macro": the mean of the class
   // scores; "weighted": their mean weighted by each class's (weighted) number of true labels.
-  std::optional<std::string> average;
+  std::optional<std::string> average = std::nullopt;
   double beta = 1.0;
   // Predictions above it are positive; unset: each sample's largest (non-zero) prediction is.
-  std::optional<double> threshold;
+  std::optional<double> threshold = std::nullopt;
   std::string name = "fbeta_score";
 };
 
@@ -38,8 +38,8 @@ class FBetaScore : public PredictionMetric {
 };
 
 struct F1ScoreOptions {
-  std::optional<std::string> average;
-  std::optional<double> threshold;
+  std::optional<std::string> average = std::nullopt;
+  std::optional<double> threshold = std::nullopt;
   std::string name = "f1_score";
 };
 
