@@ -41,6 +41,10 @@
 #include <strata/losses/loss.h>
 #include <strata/losses/probabilistic.h>
 #include <strata/losses/regression.h>
+#include <strata/losses/hinge.h>
+#include <strata/losses/focal.h>
+#include <strata/losses/segmentation.h>
+#include <strata/losses/ctc.h>
 #include <strata/metrics/accuracy.h>
 #include <strata/metrics/mean.h>
 #include <strata/metrics/metric.h>
