@@ -65,7 +65,7 @@ TEST_CASE("InverseTimeDecay: lr0 / (1 + rate * step / decay_steps)", "[optimizer
   check_round_trip(stairs);
 }
 
-TEST_CASE("PiecewiseConstantDecay: values[i] on (boundaries[i-1], boundaries[i]]", "[optimizers][schedules]") {
+TEST_CASE("PiecewiseConstantDecay: one value per interval between boundaries", "[optimizers][schedules]") {
   const PiecewiseConstantDecay schedule({100, 110}, {1.0, 0.5, 0.1});
   CHECK(schedule(0) == 1.0);
   CHECK(schedule(100) == 1.0);
