@@ -1,10 +1,10 @@
-#include <nlohmann/json.hpp>
 #include <strata/core/error.h>
 #include <strata/optimizers/schedules.h>
 
 #include <cmath>
 #include <functional>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <numbers>
 #include <sstream>
 
@@ -21,16 +21,19 @@ std::string number(double value) {
 }
 
 void check_steps(const std::string& owner, const char* key, int64_t steps) {
-  if (steps <= 0) throw ValueError(owner + ": argument " + key + " must be > 0, got " + std::to_string(steps));
+  if (steps <= 0)
+    throw ValueError(owner + ": argument " + key + " must be > 0, got " + std::to_string(steps));
 }
 
-// A step count from a config: an integer, or a float with an integral value (Python writes 1000.0 for a float).
+// A step count from a config: an integer, or a float with an integral value (Python writes 1000.0 for a
+// float).
 int64_t read_steps(const nlohmann::json& config, const char* key) {
   const nlohmann::json& value = config.at(key);
   if (value.is_number_integer()) return value.get<int64_t>();
   const double steps = value.get<double>();
   if (steps != std::floor(steps))
-    throw ValueError(std::string("schedule config: ") + key + " must be a whole number of steps, got " + number(steps));
+    throw ValueError(std::string("schedule config: ") + key + " must be a whole number of steps, got " +
+                     number(steps));
   return static_cast<int64_t>(steps);
 }
 
@@ -121,9 +124,9 @@ PiecewiseConstantDecay::PiecewiseConstantDecay(std::vector<int64_t> boundaries, 
       values_(std::move(values)),
       options_(std::move(options)) {
   if (boundaries_.size() + 1 != values_.size())
-    throw ValueError(describe() + ": the length of boundaries should be 1 less than the length of values; got " +
-                     std::to_string(boundaries_.size()) + " boundaries and " + std::to_string(values_.size()) +
-                     " values");
+    throw ValueError(
+        describe() + ": the length of boundaries should be 1 less than the length of values; got " +
+        std::to_string(boundaries_.size()) + " boundaries and " + std::to_string(values_.size()) + " values");
   for (size_t i = 1; i < boundaries_.size(); ++i)
     if (boundaries_[i] <= boundaries_[i - 1])
       throw ValueError(describe() + ": boundaries must be strictly increasing, got " +
@@ -151,7 +154,8 @@ PiecewiseConstantDecay PiecewiseConstantDecay::from_config(const nlohmann::json&
 
 // ---------------------------------------------------------------------------------------------------------------
 
-PolynomialDecay::PolynomialDecay(double initial_learning_rate, int64_t decay_steps, PolynomialDecayOptions options)
+PolynomialDecay::PolynomialDecay(double initial_learning_rate, int64_t decay_steps,
+                                 PolynomialDecayOptions options)
     : LearningRateSchedule("PolynomialDecay", options.name),
       initial_learning_rate_(initial_learning_rate),
       decay_steps_(decay_steps),
@@ -201,7 +205,8 @@ CosineDecay::CosineDecay(double initial_learning_rate, int64_t decay_steps, Cosi
       options_(std::move(options)) {
   check_steps(describe(), "decay_steps", decay_steps_);
   if (options_.warmup_steps < 0)
-    throw ValueError(describe() + ": warmup_steps must be >= 0, got " + std::to_string(options_.warmup_steps));
+    throw ValueError(describe() + ": warmup_steps must be >= 0, got " +
+                     std::to_string(options_.warmup_steps));
 }
 
 double CosineDecay::operator()(int64_t step) const {
@@ -220,12 +225,13 @@ double CosineDecay::operator()(int64_t step) const {
 }
 
 nlohmann::json CosineDecay::get_config() const {
-  return {{"initial_learning_rate", initial_learning_rate_},
-          {"decay_steps", decay_steps_},
-          {"alpha", options_.alpha},
-          {"name", name()},
-          {"warmup_target", options_.warmup_target ? nlohmann::json(*options_.warmup_target) : nlohmann::json()},
-          {"warmup_steps", options_.warmup_steps}};
+  return {
+      {"initial_learning_rate", initial_learning_rate_},
+      {"decay_steps", decay_steps_},
+      {"alpha", options_.alpha},
+      {"name", name()},
+      {"warmup_target", options_.warmup_target ? nlohmann::json(*options_.warmup_target) : nlohmann::json()},
+      {"warmup_steps", options_.warmup_steps}};
 }
 
 CosineDecay CosineDecay::from_config(const nlohmann::json& config) {
@@ -265,7 +271,8 @@ double CosineDecayRestarts::operator()(int64_t step) const {
     const double completed = (1.0 - std::pow(t_mul, restart)) / (1.0 - t_mul);
     fraction = (fraction - completed) / std::pow(t_mul, restart);
   }
-  const double cosine = 0.5 * std::pow(options_.m_mul, restart) * (1.0 + std::cos(std::numbers::pi * fraction));
+  const double cosine =
+      0.5 * std::pow(options_.m_mul, restart) * (1.0 + std::cos(std::numbers::pi * fraction));
   return initial_learning_rate_ * ((1.0 - options_.alpha) * cosine + options_.alpha);
 }
 
@@ -284,8 +291,8 @@ CosineDecayRestarts CosineDecayRestarts::from_config(const nlohmann::json& confi
   read(config, "m_mul", options.m_mul);
   read(config, "alpha", options.alpha);
   read(config, "name", options.name);
-  return CosineDecayRestarts(config.at("initial_learning_rate").get<double>(), read_steps(config, "first_decay_steps"),
-                             std::move(options));
+  return CosineDecayRestarts(config.at("initial_learning_rate").get<double>(),
+                             read_steps(config, "first_decay_steps"), std::move(options));
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -300,17 +307,26 @@ nlohmann::json serialize(const LearningRateSchedule& schedule) {
 std::shared_ptr<LearningRateSchedule> deserialize(const nlohmann::json& config) {
   using Factory = std::function<std::shared_ptr<LearningRateSchedule>(const nlohmann::json&)>;
   static const std::map<std::string, Factory> factories = {
-      {"ExponentialDecay", [](const auto& c) { return std::make_shared<ExponentialDecay>(ExponentialDecay::from_config(c)); }},
-      {"InverseTimeDecay", [](const auto& c) { return std::make_shared<InverseTimeDecay>(InverseTimeDecay::from_config(c)); }},
+      {"ExponentialDecay",
+       [](const auto& c) { return std::make_shared<ExponentialDecay>(ExponentialDecay::from_config(c)); }},
+      {"InverseTimeDecay",
+       [](const auto& c) { return std::make_shared<InverseTimeDecay>(InverseTimeDecay::from_config(c)); }},
       {"PiecewiseConstantDecay",
-       [](const auto& c) { return std::make_shared<PiecewiseConstantDecay>(PiecewiseConstantDecay::from_config(c)); }},
-      {"PolynomialDecay", [](const auto& c) { return std::make_shared<PolynomialDecay>(PolynomialDecay::from_config(c)); }},
-      {"CosineDecay", [](const auto& c) { return std::make_shared<CosineDecay>(CosineDecay::from_config(c)); }},
+       [](const auto& c) {
+         return std::make_shared<PiecewiseConstantDecay>(PiecewiseConstantDecay::from_config(c));
+       }},
+      {"PolynomialDecay",
+       [](const auto& c) { return std::make_shared<PolynomialDecay>(PolynomialDecay::from_config(c)); }},
+      {"CosineDecay",
+       [](const auto& c) { return std::make_shared<CosineDecay>(CosineDecay::from_config(c)); }},
       {"CosineDecayRestarts",
-       [](const auto& c) { return std::make_shared<CosineDecayRestarts>(CosineDecayRestarts::from_config(c)); }},
+       [](const auto& c) {
+         return std::make_shared<CosineDecayRestarts>(CosineDecayRestarts::from_config(c));
+       }},
   };
   if (!config.is_object() || !config.contains("class_name") || !config.contains("config"))
-    throw ValueError("schedules::deserialize: expected {\"class_name\": ..., \"config\": {...}}, got " + config.dump());
+    throw ValueError("schedules::deserialize: expected {\"class_name\": ..., \"config\": {...}}, got " +
+                     config.dump());
   const std::string class_name = config.at("class_name").get<std::string>();
   auto it = factories.find(class_name);
   if (it == factories.end()) {
@@ -322,15 +338,17 @@ std::shared_ptr<LearningRateSchedule> deserialize(const nlohmann::json& config) 
   try {
     return it->second(config.at("config"));
   } catch (const nlohmann::json::exception& error) {
-    throw ValueError("schedules::deserialize: bad " + class_name + " config " + config.at("config").dump() + " (" +
-                     error.what() + ")");
+    throw ValueError("schedules::deserialize: bad " + class_name + " config " + config.at("config").dump() +
+                     " (" + error.what() + ")");
   }
 }
 
 }  // namespace schedules
 
-LearningRate::LearningRate(std::shared_ptr<schedules::LearningRateSchedule> schedule) : schedule_(std::move(schedule)) {
-  if (!schedule_) throw ValueError("learning_rate: expected a number or a schedule, got a null schedule pointer");
+LearningRate::LearningRate(std::shared_ptr<schedules::LearningRateSchedule> schedule)
+    : schedule_(std::move(schedule)) {
+  if (!schedule_)
+    throw ValueError("learning_rate: expected a number or a schedule, got a null schedule pointer");
 }
 
 nlohmann::json LearningRate::to_json() const {

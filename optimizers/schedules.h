@@ -1,13 +1,13 @@
 #pragma once
-// Keras' learning-rate schedules (keras.optimizers.schedules): the learning rate as a function of the optimizer's
-// step count, evaluated on the host in double precision once per update. Required arguments are positional,
-// the rest go in an options struct, as layers do: `schedules::ExponentialDecay(0.1, 1000, 0.96, {.staircase = true})`.
-
-#include <nlohmann/json_fwd.hpp>
+// Keras' learning-rate schedules (keras.optimizers.schedules): the learning rate as a function of the
+// optimizer's step count, evaluated on the host in double precision once per update. Required arguments are
+// positional, the rest go in an options struct, as layers do: `schedules::ExponentialDecay(0.1, 1000, 0.96,
+// {.staircase = true})`.
 
 #include <concepts>
 #include <cstdint>
 #include <memory>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
 #include <type_traits>
@@ -39,7 +39,8 @@ class LearningRateSchedule {
   std::string name_;
 };
 
-// {"module": "keras.optimizers.schedules", "class_name": ..., "config": ..., "registered_name": null}, as Keras 3.
+// {"module": "keras.optimizers.schedules", "class_name": ..., "config": ..., "registered_name": null}, as
+// Keras 3.
 nlohmann::json serialize(const LearningRateSchedule& schedule);
 // Any built-in schedule from serialize()'s form (or tf.keras' {"class_name", "config"}).
 std::shared_ptr<LearningRateSchedule> deserialize(const nlohmann::json& config);
@@ -86,8 +87,8 @@ class InverseTimeDecay : public LearningRateSchedule {
   InverseTimeDecayOptions options_;
 };
 
-// values[0] while step <= boundaries[0], values[i] while boundaries[i-1] < step <= boundaries[i], values.back()
-// after the last boundary.
+// values[0] while step <= boundaries[0], values[i] while boundaries[i-1] < step <= boundaries[i],
+// values.back() after the last boundary.
 struct PiecewiseConstantDecayOptions {
   std::string name = "PiecewiseConstant";
 };
@@ -106,8 +107,8 @@ class PiecewiseConstantDecay : public LearningRateSchedule {
   PiecewiseConstantDecayOptions options_;
 };
 
-// (initial - end) · (1 - step / decay_steps)^power + end, with step capped at decay_steps; with cycle, decay_steps
-// grows to the first multiple of itself not below step.
+// (initial - end) · (1 - step / decay_steps)^power + end, with step capped at decay_steps; with cycle,
+// decay_steps grows to the first multiple of itself not below step.
 struct PolynomialDecayOptions {
   double end_learning_rate = 0.0001;
   double power = 1.0;
@@ -128,8 +129,9 @@ class PolynomialDecay : public LearningRateSchedule {
   PolynomialDecayOptions options_;
 };
 
-// Optional linear warmup from initial_learning_rate to warmup_target over warmup_steps, then cosine decay from
-// warmup_target (or initial_learning_rate without warmup) to alpha times it over decay_steps, then constant.
+// Optional linear warmup from initial_learning_rate to warmup_target over warmup_steps, then cosine decay
+// from warmup_target (or initial_learning_rate without warmup) to alpha times it over decay_steps, then
+// constant.
 struct CosineDecayOptions {
   double alpha = 0.0;
   std::string name = "CosineDecay";
@@ -161,7 +163,8 @@ struct CosineDecayRestartsOptions {
 
 class CosineDecayRestarts : public LearningRateSchedule {
  public:
-  CosineDecayRestarts(double initial_learning_rate, int64_t first_decay_steps, CosineDecayRestartsOptions options = {});
+  CosineDecayRestarts(double initial_learning_rate, int64_t first_decay_steps,
+                      CosineDecayRestartsOptions options = {});
   double operator()(int64_t step) const override;
   nlohmann::json get_config() const override;
   static CosineDecayRestarts from_config(const nlohmann::json& config);
@@ -181,8 +184,8 @@ class LearningRate {
   LearningRate(double value) : value_(value) {}  // NOLINT: implicit so a number reads as in Keras
 
   template <class T>
-    requires std::derived_from<std::decay_t<T>, schedules::LearningRateSchedule>
-  LearningRate(T&& schedule)  // NOLINT: implicit so a schedule object reads as in Keras
+  requires std::derived_from<std::decay_t<T>, schedules::LearningRateSchedule> LearningRate(
+      T&& schedule)  // NOLINT: implicit so a schedule object reads as in Keras
       : schedule_(std::make_shared<std::decay_t<T>>(std::forward<T>(schedule))) {}
 
   LearningRate(std::shared_ptr<schedules::LearningRateSchedule> schedule);  // NOLINT

@@ -1,5 +1,6 @@
-// The shared optimizer options inside Model::fit: names reach exclude_from_weight_decay, the loss is scaled by
-// loss_scale_factor before backward, and the EMA weights replace the trained ones when fit() ends, as Keras.
+// The shared optimizer options inside Model::fit: names reach exclude_from_weight_decay, the loss is scaled
+// by loss_scale_factor before backward, and the EMA weights replace the trained ones when fit() ends, as
+// Keras.
 
 #include <ATen/ATen.h>
 #include <strata/layers/dense.h>
@@ -14,7 +15,8 @@ using namespace strata;
 
 namespace {
 
-const std::vector<at::Tensor> kInitialWeights = {at::tensor({0.5f, -1.5f}).reshape({2, 1}), at::tensor({0.25f})};
+const std::vector<at::Tensor> kInitialWeights = {at::tensor({0.5f, -1.5f}).reshape({2, 1}),
+                                                 at::tensor({0.25f})};
 
 std::shared_ptr<Sequential> dense_model(const optimizers::Spec& optimizer) {
   auto model = std::make_shared<Sequential>(std::vector<LayerRef>{layers::Input({2}), layers::Dense(1)});
@@ -32,7 +34,8 @@ TEST_CASE("fit: exclude_from_weight_decay matches the model's variable names", "
   const at::Tensor y = at::ones({8, 1});
   const double lr = 0.1, wd = 0.5;
   const int steps = 3;
-  auto decayed = std::make_shared<optimizers::SGD>(optimizers::SGDOptions{.learning_rate = lr, .weight_decay = wd});
+  auto decayed =
+      std::make_shared<optimizers::SGD>(optimizers::SGDOptions{.learning_rate = lr, .weight_decay = wd});
   decayed->exclude_from_weight_decay({}, {"bias"});
   auto with_decay = dense_model(decayed);
   auto without_decay = dense_model(optimizers::SGD({.learning_rate = lr}));
@@ -52,19 +55,24 @@ TEST_CASE("fit: loss_scale_factor scales the loss and unscales the gradients", "
   const at::Tensor y = at::randn({32, 1});
   auto scaled = dense_model(optimizers::SGD({.learning_rate = 0.05, .loss_scale_factor = 1024.0}));
   auto plain = dense_model(optimizers::SGD({.learning_rate = 0.05}));
-  const auto scaled_history = scaled->fit(x, y, {.batch_size = 8, .epochs = 2, .verbose = 0, .shuffle = false});
+  const auto scaled_history =
+      scaled->fit(x, y, {.batch_size = 8, .epochs = 2, .verbose = 0, .shuffle = false});
   const auto plain_history = plain->fit(x, y, {.batch_size = 8, .epochs = 2, .verbose = 0, .shuffle = false});
-  // Scaling by a power of two is exact, so both runs take the same steps; the logged loss is the unscaled one.
+  // Scaling by a power of two is exact, so both runs take the same steps; the logged loss is the unscaled
+  // one.
   CHECK(at::allclose(scaled->get_weights()[0], plain->get_weights()[0], 1e-6, 1e-7));
   CHECK(at::allclose(scaled->get_weights()[1], plain->get_weights()[1], 1e-6, 1e-7));
-  CHECK(scaled_history.history.at("loss").back() == Approx(plain_history.history.at("loss").back()).epsilon(1e-6));
+  CHECK(scaled_history.history.at("loss").back() ==
+        Approx(plain_history.history.at("loss").back()).epsilon(1e-6));
 }
 
-TEST_CASE("fit: with use_ema the averaged weights replace the trained ones at the end", "[optimizers][options][fit]") {
+TEST_CASE("fit: with use_ema the averaged weights replace the trained ones at the end",
+          "[optimizers][options][fit]") {
   at::manual_seed(6);
   const at::Tensor x = at::randn({32, 2});
   const at::Tensor y = at::randn({32, 1});
-  auto ema = std::make_shared<optimizers::SGD>(optimizers::SGDOptions{.learning_rate = 0.05, .use_ema = true});
+  auto ema =
+      std::make_shared<optimizers::SGD>(optimizers::SGDOptions{.learning_rate = 0.05, .use_ema = true});
   auto averaged = dense_model(ema);
   auto plain = dense_model(optimizers::SGD({.learning_rate = 0.05}));
   averaged->fit(x, y, {.batch_size = 8, .epochs = 2, .verbose = 0, .shuffle = false});

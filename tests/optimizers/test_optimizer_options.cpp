@@ -1,7 +1,7 @@
 // Keras 3's shared optimizer arguments (weight decay, clipping, EMA, gradient accumulation, loss scaling,
 // exclusion from decay, schedules as learning rate) and optimizer state. Each option is checked over several
-// steps against the update written out here in plain double arithmetic, following Keras 3's base_optimizer.apply:
-// unscale -> accumulate -> clip -> decay -> update_step -> EMA -> count.
+// steps against the update written out here in plain double arithmetic, following Keras 3's
+// base_optimizer.apply: unscale -> accumulate -> clip -> decay -> update_step -> EMA -> count.
 
 #include <ATen/ATen.h>
 #include <strata/core/error.h>
@@ -27,11 +27,8 @@ using Vars = std::vector<Vec>;  // one entry per variable
 // norm 5, the first's about 2.29, so clipping at 1 or 3 treats them differently.
 const Vars kW0 = {{1.0, -2.0, 0.5}, {0.3, 4.0}};
 const std::vector<Vars> kGrads = {
-    {{0.5, -1.0, 2.0}, {3.0, -4.0}},
-    {{0.25, 2.0, -0.01}, {0.1, 0.2}},
-    {{-1.5, 0.5, 0.5}, {-0.6, 0.8}},
-    {{0.0, 0.0, 3.0}, {1.0, 1.0}},
-    {{2.0, -2.0, 1.0}, {-0.5, 0.25}},
+    {{0.5, -1.0, 2.0}, {3.0, -4.0}}, {{0.25, 2.0, -0.01}, {0.1, 0.2}}, {{-1.5, 0.5, 0.5}, {-0.6, 0.8}},
+    {{0.0, 0.0, 3.0}, {1.0, 1.0}},   {{2.0, -2.0, 1.0}, {-0.5, 0.25}},
 };
 
 std::vector<at::Tensor> tensors(const Vars& vars) {
@@ -47,7 +44,8 @@ void check_close(const std::vector<at::Tensor>& actual, const Vars& expected, co
     const at::Tensor flat = actual[v].reshape({-1});
     for (size_t i = 0; i < expected[v].size(); ++i) {
       INFO(what << ": variable " << v << " element " << i);
-      CHECK(flat[static_cast<int64_t>(i)].item<double>() == Approx(expected[v][i]).epsilon(1e-12).margin(1e-14));
+      CHECK(flat[static_cast<int64_t>(i)].item<double>() ==
+            Approx(expected[v][i]).epsilon(1e-12).margin(1e-14));
     }
   }
 }
@@ -58,8 +56,8 @@ double norm(const Vec& v) {
   return std::sqrt(sum);
 }
 
-// Runs `steps` applies of kGrads on a copy of kW0 and checks the weights after each against `reference`, which
-// advances its own copy of the weights by one step given the step index and that step's gradients.
+// Runs `steps` applies of kGrads on a copy of kW0 and checks the weights after each against `reference`,
+// which advances its own copy of the weights by one step given the step index and that step's gradients.
 template <class Reference>
 void check_steps(optimizers::Optimizer& optimizer, size_t steps, Reference reference) {
   std::vector<at::Tensor> w = tensors(kW0);
@@ -79,7 +77,8 @@ void sgd_step(Vars& w, const Vars& g, double lr) {
 
 }  // namespace
 
-TEST_CASE("weight_decay is decoupled: w -= lr*wd*w before the update", "[optimizers][options][weight_decay]") {
+TEST_CASE("weight_decay is decoupled: w -= lr*wd*w before the update",
+          "[optimizers][options][weight_decay]") {
   SECTION("SGD") {
     const double lr = 0.1, wd = 0.05;
     optimizers::SGD sgd({.learning_rate = lr, .weight_decay = wd});
@@ -107,7 +106,8 @@ TEST_CASE("weight_decay is decoupled: w -= lr*wd*w before the update", "[optimiz
   }
   SECTION("with a schedule the decay uses the scheduled learning rate") {
     const double wd = 0.5;
-    optimizers::SGD sgd({.learning_rate = optimizers::schedules::ExponentialDecay(0.2, 1, 0.5), .weight_decay = wd});
+    optimizers::SGD sgd(
+        {.learning_rate = optimizers::schedules::ExponentialDecay(0.2, 1, 0.5), .weight_decay = wd});
     check_steps(sgd, 3, [&](size_t t, const Vars& g, Vars& w) {
       const double lr = 0.2 * std::pow(0.5, static_cast<double>(t));
       for (auto& v : w)
@@ -166,7 +166,8 @@ TEST_CASE("clipnorm rescales each gradient to norm <= clipnorm", "[optimizers][o
     }
     sgd_step(w, clipped, lr);
   });
-  // Step 1 by hand: the second gradient (3, -4) has norm 5 and becomes (1.8, -2.4); the first (norm 2.29) stays.
+  // Step 1 by hand: the second gradient (3, -4) has norm 5 and becomes (1.8, -2.4); the first (norm 2.29)
+  // stays.
   optimizers::SGD one({.learning_rate = 1.0, .clipnorm = 3.0});
   std::vector<at::Tensor> w = tensors(kW0);
   one.apply(tensors(kGrads[0]), w);
@@ -235,7 +236,8 @@ TEST_CASE("use_ema keeps a moving average of the weights", "[optimizers][options
     check_close(w, average, "after finalize_variable_values");
   }
   SECTION("ema_overwrite_frequency copies the average into the weights every N iterations") {
-    optimizers::SGD sgd({.learning_rate = lr, .use_ema = true, .ema_momentum = m, .ema_overwrite_frequency = 2});
+    optimizers::SGD sgd(
+        {.learning_rate = lr, .use_ema = true, .ema_momentum = m, .ema_overwrite_frequency = 2});
     std::vector<at::Tensor> w = tensors(kW0);
     Vars average = kW0;
     for (size_t t = 0; t < 5; ++t) {
@@ -285,9 +287,10 @@ TEST_CASE("gradient_accumulation_steps updates with the mean gradient every N ap
   }
   SECTION("the schedule sees the apply count; clipping applies to the mean") {
     const int64_t n = 3;
-    optimizers::SGD sgd({.learning_rate = optimizers::schedules::PiecewiseConstantDecay({1, 2}, {1.0, 0.5, 0.25}),
-                         .clipnorm = 0.5,
-                         .gradient_accumulation_steps = n});
+    optimizers::SGD sgd(
+        {.learning_rate = optimizers::schedules::PiecewiseConstantDecay({1, 2}, {1.0, 0.5, 0.25}),
+         .clipnorm = 0.5,
+         .gradient_accumulation_steps = n});
     std::vector<at::Tensor> w = tensors(kW0);
     Vars expected = kW0;
     for (size_t t = 0; t < 3; ++t) sgd.apply(tensors(kGrads[t]), w);
@@ -360,12 +363,14 @@ TEST_CASE("bad shared options give clear errors", "[optimizers][options][errors]
   CHECK_THROWS_WITH(optimizers::RMSprop({.clipvalue = 1.0, .global_clipnorm = 1.0}), Contains("only one of"));
   CHECK_THROWS_WITH(optimizers::SGD({.clipnorm = -1.0}), Contains("expected clipnorm >= 0"));
   CHECK_THROWS_WITH(optimizers::SGD({.weight_decay = -0.1}), Contains("weight_decay"));
-  CHECK_THROWS_WITH(optimizers::SGD({.gradient_accumulation_steps = 1}), Contains("gradient_accumulation_steps"));
+  CHECK_THROWS_WITH(optimizers::SGD({.gradient_accumulation_steps = 1}),
+                    Contains("gradient_accumulation_steps"));
   CHECK_THROWS_WITH(optimizers::SGD({.use_ema = true, .ema_momentum = 1.5}), Contains("ema_momentum"));
   CHECK_THROWS_WITH(optimizers::SGD({.use_ema = true, .ema_overwrite_frequency = -2}),
                     Contains("ema_overwrite_frequency"));
   CHECK_THROWS_WITH(optimizers::Adam({.loss_scale_factor = 0.0}), Contains("loss_scale_factor"));
-  CHECK_THROWS_WITH(optimizers::SGD({.learning_rate = -1.0}), Contains("SGD 'SGD': expected learning_rate >= 0"));
+  CHECK_THROWS_WITH(optimizers::SGD({.learning_rate = -1.0}),
+                    Contains("SGD 'SGD': expected learning_rate >= 0"));
   CHECK_THROWS_AS(optimizers::SGD().build(tensors(kW0), {"only one name"}), ValueError);
 }
 
@@ -399,15 +404,16 @@ TEST_CASE("shared options round-trip through get_config and from_config", "[opti
 
   SECTION("a plain SGD config has Keras' keys with nulls") {
     const nlohmann::json sgd = optimizers::SGD().get_config();
-    for (const char* key : {"weight_decay", "clipnorm", "clipvalue", "global_clipnorm", "ema_overwrite_frequency",
-                            "loss_scale_factor", "gradient_accumulation_steps"})
+    for (const char* key : {"weight_decay", "clipnorm", "clipvalue", "global_clipnorm",
+                            "ema_overwrite_frequency", "loss_scale_factor", "gradient_accumulation_steps"})
       CHECK(sgd.at(key).is_null());
     CHECK(sgd.at("use_ema") == false);
     CHECK(sgd.at("ema_momentum") == 0.99);
     CHECK(optimizers::SGD::from_config(sgd).get_config() == sgd);
   }
   SECTION("a Keras config with only some keys fills in the defaults") {
-    const auto rms = optimizers::RMSprop::from_config({{"learning_rate", 0.01}, {"centered", true}, {"clipnorm", 1.0}});
+    const auto rms =
+        optimizers::RMSprop::from_config({{"learning_rate", 0.01}, {"centered", true}, {"clipnorm", 1.0}});
     CHECK(rms.get_config().at("rho") == 0.9);
     CHECK(rms.get_config().at("centered") == true);
     CHECK(rms.get_config().at("clipnorm") == 1.0);
@@ -422,7 +428,8 @@ namespace {
 std::vector<at::Tensor> quadratic_grads(const std::vector<at::Tensor>& w, int step) {
   std::vector<at::Tensor> grads;
   for (size_t v = 0; v < w.size(); ++v)
-    grads.push_back(2.0 * (w[v] - 0.5) * (1.0 + 0.1 * static_cast<double>(step % 3)) + 0.01 * static_cast<double>(v));
+    grads.push_back(2.0 * (w[v] - 0.5) * (1.0 + 0.1 * static_cast<double>(step % 3)) +
+                    0.01 * static_cast<double>(v));
   return grads;
 }
 
@@ -431,7 +438,8 @@ void train(optimizers::Optimizer& optimizer, std::vector<at::Tensor>& w, int fro
 }
 
 std::vector<at::Tensor> float_weights() {
-  return {at::tensor(Vec{1.0, -2.0, 0.5}, at::kFloat), at::tensor(Vec{0.3, 4.0, -1.0, 2.0}, at::kFloat).reshape({2, 2})};
+  return {at::tensor(Vec{1.0, -2.0, 0.5}, at::kFloat),
+          at::tensor(Vec{0.3, 4.0, -1.0, 2.0}, at::kFloat).reshape({2, 2})};
 }
 
 template <class Make>
@@ -441,7 +449,8 @@ void check_resume_is_exact(Make make) {
   std::vector<at::Tensor> w = float_weights();
   train(*original, w, 0, 3);
   // A learning rate changed during training (as ReduceLROnPlateau does) is part of the state.
-  if (!original->learning_rate_spec().is_schedule()) original->set_learning_rate(original->learning_rate() * 0.5);
+  if (!original->learning_rate_spec().is_schedule())
+    original->set_learning_rate(original->learning_rate() * 0.5);
   train(*original, w, 3, kBefore);
   const std::vector<at::Tensor> state = original->get_state();
   const int64_t iterations_at_save = original->iterations();
@@ -477,14 +486,16 @@ TEST_CASE("get_state / set_state resume a run bit for bit", "[optimizers][option
   }
   SECTION("SGD with Nesterov momentum and a schedule") {
     check_resume_is_exact([] {
-      return std::make_shared<optimizers::SGD>(optimizers::SGDOptions{
-          .learning_rate = optimizers::schedules::CosineDecayRestarts(0.1, 3), .momentum = 0.9, .nesterov = true});
+      return std::make_shared<optimizers::SGD>(
+          optimizers::SGDOptions{.learning_rate = optimizers::schedules::CosineDecayRestarts(0.1, 3),
+                                 .momentum = 0.9,
+                                 .nesterov = true});
     });
   }
   SECTION("centered RMSprop with momentum and global clipping") {
     check_resume_is_exact([] {
-      return std::make_shared<optimizers::RMSprop>(
-          optimizers::RMSpropOptions{.learning_rate = 0.01, .momentum = 0.5, .centered = true, .global_clipnorm = 2.0});
+      return std::make_shared<optimizers::RMSprop>(optimizers::RMSpropOptions{
+          .learning_rate = 0.01, .momentum = 0.5, .centered = true, .global_clipnorm = 2.0});
     });
   }
   SECTION("the state lists iterations, learning rate, then the slots in variables() order") {
@@ -504,7 +515,8 @@ TEST_CASE("get_state / set_state resume a run bit for bit", "[optimizers][option
     train(adam, w, 0, 1);
     const auto state = adam.get_state();
     optimizers::Adam unbuilt;
-    CHECK_THROWS_WITH(unbuilt.set_state(state), Contains("build() the optimizer on the same variables first"));
+    CHECK_THROWS_WITH(unbuilt.set_state(state),
+                      Contains("build() the optimizer on the same variables first"));
     optimizers::Adam other;
     other.build({at::zeros({3}), at::zeros({4})});
     CHECK_THROWS_AS(other.set_state(state), ShapeError);

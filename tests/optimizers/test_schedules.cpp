@@ -73,8 +73,9 @@ TEST_CASE("PiecewiseConstantDecay: one value per interval between boundaries", "
   CHECK(schedule(110) == 0.5);
   CHECK(schedule(111) == 0.1);
   CHECK(schedule(100000) == 0.1);
-  CHECK(schedule.get_config() ==
-        nlohmann::json{{"boundaries", {100, 110}}, {"values", {1.0, 0.5, 0.1}}, {"name", "PiecewiseConstant"}});
+  CHECK(schedule.get_config() == nlohmann::json{{"boundaries", {100, 110}},
+                                                {"values", {1.0, 0.5, 0.1}},
+                                                {"name", "PiecewiseConstant"}});
   CHECK(schedule.class_name() == "PiecewiseConstantDecay");
   check_round_trip(schedule);
   CHECK_THROWS_WITH(PiecewiseConstantDecay({1, 2}, {1.0, 0.5}), Contains("1 less than the length of values"));
@@ -94,7 +95,8 @@ TEST_CASE("PolynomialDecay: (lr0 - end) * (1 - step/decay_steps)^power + end", "
   CHECK(plain(5) == Approx(0.0325));  // by hand: 0.09 * 0.25 + 0.01
   CHECK(plain(15) == Approx(0.01));   // held at the end value
   CHECK(plain(1000) == Approx(0.01));
-  // With cycle, decay_steps becomes the first multiple of 10 not below the step: 20 at step 15, 30 at step 21.
+  // With cycle, decay_steps becomes the first multiple of 10 not below the step: 20 at step 15, 30 at
+  // step 21.
   CHECK(cycle(15) == Approx(formula(15, 20)).epsilon(1e-14));
   CHECK(cycle(15) == Approx(0.015625));  // by hand: 0.09 * 0.25^2 + 0.01
   CHECK(cycle(21) == Approx(formula(21, 30)).epsilon(1e-14));
@@ -115,10 +117,11 @@ TEST_CASE("CosineDecay with and without warmup", "[optimizers][schedules]") {
     const CosineDecay schedule(0.1, 100, {.alpha = 0.2});
     for (int64_t step : {0, 1, 25, 50, 99, 100, 500}) {
       const double t = std::min<double>(static_cast<double>(step), 100.0);
-      CHECK(schedule(step) == Approx(0.1 * (0.8 * 0.5 * (1 + std::cos(kPi * t / 100.0)) + 0.2)).epsilon(1e-14));
+      CHECK(schedule(step) ==
+            Approx(0.1 * (0.8 * 0.5 * (1 + std::cos(kPi * t / 100.0)) + 0.2)).epsilon(1e-14));
     }
     CHECK(schedule(50) == Approx(0.1 * (0.8 * 0.5 + 0.2)));  // by hand: cos(pi/2) = 0
-    CHECK(schedule(100) == Approx(0.02));                     // alpha * lr0
+    CHECK(schedule(100) == Approx(0.02));                    // alpha * lr0
   }
   SECTION("warmup from lr0 to warmup_target over warmup_steps, then decay from warmup_target") {
     const CosineDecay schedule(0.0, 20, {.alpha = 0.1, .warmup_target = 0.1, .warmup_steps = 10});
@@ -164,7 +167,8 @@ double sgdr_reference(double lr0, double first, double t_mul, double m_mul, doub
 
 }  // namespace
 
-TEST_CASE("CosineDecayRestarts: periods of first * t_mul^i steps starting at m_mul^i", "[optimizers][schedules]") {
+TEST_CASE("CosineDecayRestarts: periods of first * t_mul^i steps starting at m_mul^i",
+          "[optimizers][schedules]") {
   SECTION("t_mul 2, m_mul 0.5, alpha 0.1") {
     const CosineDecayRestarts schedule(0.1, 10, {.t_mul = 2.0, .m_mul = 0.5, .alpha = 0.1});
     for (int64_t step : {0, 1, 5, 9, 10, 11, 20, 29, 30, 45, 69, 70, 100}) {
@@ -174,7 +178,8 @@ TEST_CASE("CosineDecayRestarts: periods of first * t_mul^i steps starting at m_m
     // By hand: restarts at steps 10 and 30 begin at 0.5 and 0.25 of the initial rate.
     CHECK(schedule(10) == Approx(0.1 * (0.9 * 0.5 + 0.1)));
     CHECK(schedule(30) == Approx(0.1 * (0.9 * 0.25 + 0.1)));
-    CHECK(schedule(20) == Approx(0.1 * (0.9 * 0.5 * 0.5 + 0.1)));  // halfway through the 20-step second period
+    CHECK(schedule(20) ==
+          Approx(0.1 * (0.9 * 0.5 * 0.5 + 0.1)));  // halfway through the 20-step second period
   }
   SECTION("t_mul 1: equal periods") {
     const CosineDecayRestarts schedule(0.2, 8, {.t_mul = 1.0, .m_mul = 0.9});
@@ -212,7 +217,8 @@ TEST_CASE("schedule argument and config errors", "[optimizers][schedules][errors
   CHECK_THROWS_WITH(ExponentialDecay(0.1, 0, 0.9), Contains("decay_steps must be > 0"));
   CHECK_THROWS_WITH(InverseTimeDecay(0.1, -1, 0.9), Contains("decay_steps must be > 0"));
   CHECK_THROWS_WITH(PolynomialDecay(0.1, 0), Contains("decay_steps must be > 0"));
-  CHECK_THROWS_WITH(CosineDecay(0.1, 0), Contains("CosineDecay 'CosineDecay': argument decay_steps must be > 0"));
+  CHECK_THROWS_WITH(CosineDecay(0.1, 0),
+                    Contains("CosineDecay 'CosineDecay': argument decay_steps must be > 0"));
   CHECK_THROWS_WITH(CosineDecay(0.1, 10, {.warmup_steps = -1}), Contains("warmup_steps"));
   CHECK_THROWS_WITH(CosineDecayRestarts(0.1, 0), Contains("first_decay_steps must be > 0"));
   CHECK_THROWS_WITH(deserialize({{"class_name", "Nope"}, {"config", nlohmann::json::object()}}),
