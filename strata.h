@@ -59,4 +59,5 @@
 #include <strata/optimizers/adam.h>
 #include <strata/optimizers/optimizer.h>
 #include <strata/optimizers/rmsprop.h>
+#include <strata/optimizers/schedules.h>
 #include <strata/optimizers/sgd.h>

@@ -295,7 +295,15 @@ void Model::add_class_weights(const std::string& who, Batch& data, const std::ma
 }
 
 const std::vector<at::Tensor>& Model::training_variables() {
-  if (training_variables_.empty()) training_variables_ = trainable_weights();
+  if (!training_variables_.empty()) return training_variables_;
+  // Built with the variables' names so exclude_from_weight_decay(var_names) can match them, as in Keras.
+  std::vector<std::string> names;
+  for (const auto& variable : variables()) {
+    if (!variable.trainable) continue;
+    training_variables_.push_back(variable.value);
+    names.push_back(variable.name);
+  }
+  optimizer_->build(training_variables_, names);
   return training_variables_;
 }
 
@@ -345,7 +353,7 @@ void Model::train_step(const Batch& batch) {
   const Tensors y_pred = apply(batch.x, {}, true, &masks);
   const at::Tensor loss = compute_loss(batch, y_pred, masks);
   for (const auto& variable : variables) variable.mutable_grad().reset();
-  loss.backward();
+  optimizer_->scale_loss(loss).backward();
   std::vector<at::Tensor> grads;
   grads.reserve(variables.size());
   for (const auto& variable : variables) grads.push_back(variable.grad());
@@ -433,6 +441,8 @@ callbacks::History Model::fit(const ModelData& x, const ModelData& y, FitOptions
     }
     callbacks.on_epoch_end(epoch, epoch_logs);
   }
+  // Keras swaps in the EMA weights (with use_ema) once training ends.
+  if (options.epochs > options.initial_epoch) optimizer_->finalize_variable_values(trainable_weights());
   callbacks.on_train_end(epoch_logs);
   history_ = *history;
   return history_;
