@@ -44,6 +44,9 @@
 #include <strata/metrics/accuracy.h>
 #include <strata/metrics/mean.h>
 #include <strata/metrics/metric.h>
+#include <strata/metrics/hinge.h>
+#include <strata/metrics/probabilistic.h>
+#include <strata/metrics/regression.h>
 #include <strata/models/functional_graph.h>
 #include <strata/models/model.h>
 #include <strata/models/model_data.h>
