@@ -69,6 +69,11 @@ class MeanMetricWrapper : public PredictionMetric {
   explicit MeanMetricWrapper(Fn fn, std::string name = "mean_metric_wrapper");
   // Named after the loss unless `name` is given.
   explicit MeanMetricWrapper(losses::Spec loss, std::string name = "");
+  // A loss object is callable too; this picks the loss reading over the function one.
+  template <class L>
+    requires std::derived_from<std::decay_t<L>, losses::Loss>
+  explicit MeanMetricWrapper(L&& loss, std::string name = "")
+      : MeanMetricWrapper(losses::Spec(std::forward<L>(loss)), std::move(name)) {}
   // For the built-in metrics: `class_name` is what get_config reports the class as.
   MeanMetricWrapper(std::string class_name, std::string name, Fn fn);
 

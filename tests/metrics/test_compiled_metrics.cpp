@@ -13,6 +13,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <cmath>
+
 using namespace strata;
 
 namespace {

@@ -9,6 +9,7 @@
 
 #include "metric_checks.h"
 
+#include <algorithm>
 #include <cmath>
 #include <functional>
 
@@ -177,5 +178,5 @@ TEST_CASE("crossentropy metrics: probabilities, logits, label smoothing, sparse 
       [] { return metrics::SparseCategoricalCrossentropy({.from_logits = true}); },
       metrics::SparseCategoricalCrossentropy::from_config, at::tensor({1, 0, 2, 1}), rows(kScores, 3),
       at::tensor({1.0f, 2.0f, 0.5f, 0.0f}), {1, 2});
-  CHECK_THROWS_WITH(metrics::SparseCategoricalCrossentropy::from_config({{"axis", 1}}), Catch::Contains("axis -1"));
+  CHECK_THROWS_WITH((metrics::SparseCategoricalCrossentropy::from_config({{"axis", 1}})), Catch::Contains("axis -1"));
 }

@@ -10,6 +10,8 @@
 
 #include "metric_checks.h"
 
+#include <cmath>
+
 using namespace strata;
 using metric_checks::rows;
 using metric_checks::value;
@@ -98,6 +100,6 @@ TEST_CASE("MeanMetricWrapper over a function and over any loss", "[metrics][redu
   from_name.update_state(rows({1, 2}, 2), rows({2, 4}, 2));
   CHECK(value(from_name) == Approx(1.5));
   CHECK(!fn.get_config().contains("fn"));  // a C++ function has no config
-  CHECK_THROWS_WITH(metrics::MeanMetricWrapper::from_config({{"name", "m"}}), Catch::Contains("fn"));
+  CHECK_THROWS_WITH((metrics::MeanMetricWrapper::from_config({{"name", "m"}})), Catch::Contains("fn"));
   CHECK_THROWS_AS(metrics::MeanMetricWrapper("no_such_loss"), ValueError);
 }
