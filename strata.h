@@ -51,6 +51,9 @@
 #include <strata/metrics/confusion.h>
 #include <strata/metrics/f_score.h>
 #include <strata/metrics/iou.h>
+#include <strata/metrics/hinge.h>
+#include <strata/metrics/probabilistic.h>
+#include <strata/metrics/regression.h>
 #include <strata/models/functional_graph.h>
 #include <strata/models/model.h>
 #include <strata/models/model_data.h>

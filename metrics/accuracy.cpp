@@ -1,5 +1,6 @@
 #include <ATen/ATen.h>
 #include <nlohmann/json.hpp>
+#include <strata/core/error.h>
 #include <strata/metrics/accuracy.h>
 
 namespace strata::metrics {
@@ -11,14 +12,6 @@ at::Tensor squeeze_last_if_one(const at::Tensor& t, int64_t other_rank) {
 }
 
 }  // namespace
-
-MeanMetricWrapper::MeanMetricWrapper(std::string class_name, std::string name, Fn fn)
-    : PredictionMetric(std::move(class_name), name), fn_(std::move(fn)), mean_(name) {}
-
-void MeanMetricWrapper::update_state(const at::Tensor& y_true, const at::Tensor& y_pred, const at::Tensor& sample_weight) {
-  at::NoGradGuard no_grad;
-  mean_.update_state(fn_(y_true.detach(), y_pred.detach()), sample_weight);
-}
 
 Accuracy::Accuracy(std::string name)
     : MeanMetricWrapper("Accuracy", std::move(name), [](const at::Tensor& y_true, const at::Tensor& y_pred) {
@@ -53,5 +46,80 @@ SparseCategoricalAccuracy::SparseCategoricalAccuracy(std::string name)
                           at::Tensor labels = squeeze_last_if_one(y_true, y_pred.dim() - 1);
                           return at::eq(labels.to(at::kLong), y_pred.argmax(-1)).to(at::kFloat);
                         }) {}
+
+namespace {
+
+void check_k(int64_t k, const std::string& who) {
+  if (k < 1) throw ValueError(who + ": expected k >= 1, got " + std::to_string(k));
+}
+
+// Keras' in_top_k: the score of class `labels` is at least the k-th highest score of its row.
+at::Tensor in_top_k(const at::Tensor& labels, const at::Tensor& scores, int64_t k) {
+  const int64_t kept = std::min(k, scores.size(-1));
+  at::Tensor kth = std::get<0>(at::topk(scores, kept, -1)).select(-1, kept - 1);
+  at::Tensor target = scores.gather(-1, labels.to(at::kLong).unsqueeze(-1)).squeeze(-1);
+  return (target >= kth).to(at::kFloat);
+}
+
+// Predictions of rank > 2 are flattened to (samples, classes); the matches take the labels' shape back.
+at::Tensor top_k_matches(const at::Tensor& labels, const at::Tensor& y_pred, int64_t k, bool from_sorted_ids) {
+  at::Tensor pred = y_pred.dim() > 2 ? y_pred.reshape({-1, y_pred.size(-1)}) : y_pred;
+  at::Tensor flat = labels.reshape({-1});
+  at::Tensor matches;
+  if (from_sorted_ids) {
+    at::Tensor ids = pred.narrow(-1, 0, std::min(k, pred.size(-1)));
+    matches = at::eq(ids.to(at::kLong), flat.to(at::kLong).unsqueeze(-1)).any(-1).to(at::kFloat);
+  } else {
+    matches = in_top_k(flat, pred, k);
+  }
+  return labels.dim() > 1 ? matches.reshape(labels.sizes()) : matches;
+}
+
+nlohmann::json with_k(nlohmann::json config, int64_t k) {
+  config["k"] = k;
+  return config;
+}
+
+}  // namespace
+
+TopKCategoricalAccuracy::TopKCategoricalAccuracy(TopKOptions options)
+    : MeanMetricWrapper("TopKCategoricalAccuracy",
+                        options.name.empty() ? "top_k_categorical_accuracy" : options.name,
+                        [k = options.k](const at::Tensor& y_true, const at::Tensor& y_pred) {
+                          return top_k_matches(y_true.argmax(-1), y_pred, k, false);
+                        }),
+      k_(options.k) {
+  check_k(k_, describe());
+}
+
+nlohmann::json TopKCategoricalAccuracy::get_config() const { return with_k(MeanMetricWrapper::get_config(), k_); }
+
+TopKCategoricalAccuracy TopKCategoricalAccuracy::from_config(const nlohmann::json& config) {
+  return TopKCategoricalAccuracy({.k = config.value("k", int64_t{5}),
+                                  .name = config.value("name", std::string("top_k_categorical_accuracy"))});
+}
+
+SparseTopKCategoricalAccuracy::SparseTopKCategoricalAccuracy(SparseTopKOptions options)
+    : MeanMetricWrapper("SparseTopKCategoricalAccuracy",
+                        options.name.empty() ? "sparse_top_k_categorical_accuracy" : options.name,
+                        [k = options.k, sorted = options.from_sorted_ids](const at::Tensor& y_true,
+                                                                          const at::Tensor& y_pred) {
+                          return top_k_matches(y_true, y_pred, k, sorted);
+                        }),
+      options_(std::move(options)) {
+  check_k(options_.k, describe());
+}
+
+nlohmann::json SparseTopKCategoricalAccuracy::get_config() const {
+  nlohmann::json config = with_k(MeanMetricWrapper::get_config(), options_.k);
+  config["from_sorted_ids"] = options_.from_sorted_ids;
+  return config;
+}
+
+SparseTopKCategoricalAccuracy SparseTopKCategoricalAccuracy::from_config(const nlohmann::json& config) {
+  return SparseTopKCategoricalAccuracy({.k = config.value("k", int64_t{5}),
+                                        .from_sorted_ids = config.value("from_sorted_ids", false),
+                                        .name = config.value("name", std::string("sparse_top_k_categorical_accuracy"))});
+}
 
 }  // namespace strata::metrics

@@ -3,25 +3,7 @@
 
 #include <strata/metrics/mean.h>
 
-#include <functional>
-
 namespace strata::metrics {
-
-// The mean of fn(y_true, y_pred) over samples, Keras' MeanMetricWrapper.
-class MeanMetricWrapper : public PredictionMetric {
- public:
-  using Fn = std::function<at::Tensor(const at::Tensor& y_true, const at::Tensor& y_pred)>;
-  MeanMetricWrapper(std::string class_name, std::string name, Fn fn);
-
-  void update_state(const at::Tensor& y_true, const at::Tensor& y_pred, const at::Tensor& sample_weight = {}) override;
-  at::Tensor result() const override { return mean_.result(); }
-  void reset_state() override { mean_.reset_state(); }
-  std::vector<at::Tensor> variables() const override { return mean_.variables(); }
-
- private:
-  Fn fn_;
-  Mean mean_;
-};
 
 // Exact equality of y_true and y_pred.
 class Accuracy : public MeanMetricWrapper {
@@ -49,6 +31,41 @@ class CategoricalAccuracy : public MeanMetricWrapper {
 class SparseCategoricalAccuracy : public MeanMetricWrapper {
  public:
   explicit SparseCategoricalAccuracy(std::string name = "sparse_categorical_accuracy");
+};
+
+struct TopKOptions {
+  int64_t k = 5;
+  std::string name = "";
+};
+
+// Whether the target class (argmax of one-hot targets) is among the k highest predictions; a tie with the
+// k-th highest counts as in, as Keras' in_top_k.
+class TopKCategoricalAccuracy : public MeanMetricWrapper {
+ public:
+  explicit TopKCategoricalAccuracy(TopKOptions options = {});
+  nlohmann::json get_config() const override;
+  static TopKCategoricalAccuracy from_config(const nlohmann::json& config);
+
+ private:
+  int64_t k_;
+};
+
+struct SparseTopKOptions {
+  int64_t k = 5;
+  // y_pred holds class ids sorted by score (e.g. from a top-k search) rather than scores.
+  bool from_sorted_ids = false;
+  std::string name = "";
+};
+
+// TopKCategoricalAccuracy for integer labels of shape (batch,) or (batch, 1).
+class SparseTopKCategoricalAccuracy : public MeanMetricWrapper {
+ public:
+  explicit SparseTopKCategoricalAccuracy(SparseTopKOptions options = {});
+  nlohmann::json get_config() const override;
+  static SparseTopKCategoricalAccuracy from_config(const nlohmann::json& config);
+
+ private:
+  SparseTopKOptions options_;
 };
 
 }  // namespace strata::metrics

@@ -2,6 +2,9 @@
 #include <strata/core/error.h>
 #include <strata/core/registry.h>
 #include <strata/metrics/accuracy.h>
+#include <strata/metrics/hinge.h>
+#include <strata/metrics/probabilistic.h>
+#include <strata/metrics/regression.h>
 #include <strata/metrics/metric.h>
 #include <strata/metrics/confusion.h>
 #include <strata/metrics/f_score.h>
@@ -40,6 +43,53 @@ std::shared_ptr<PredictionMetric> get(const std::string& name) {
       {"F1Score", [] { return std::make_shared<F1Score>(); }},
       {"FBetaScore", [] { return std::make_shared<FBetaScore>(); }},
       {"BinaryIoU", [] { return std::make_shared<BinaryIoU>(); }},
+      // Keras 3 knows each metric by its class name, its snake_case name, and a few short aliases.
+      {"mean_squared_error", [] { return std::make_shared<MeanSquaredError>(); }},
+      {"MeanSquaredError", [] { return std::make_shared<MeanSquaredError>(); }},
+      {"mse", [] { return std::make_shared<MeanSquaredError>(); }},
+      {"MSE", [] { return std::make_shared<MeanSquaredError>(); }},
+      {"root_mean_squared_error", [] { return std::make_shared<RootMeanSquaredError>(); }},
+      {"RootMeanSquaredError", [] { return std::make_shared<RootMeanSquaredError>(); }},
+      {"mean_absolute_error", [] { return std::make_shared<MeanAbsoluteError>(); }},
+      {"MeanAbsoluteError", [] { return std::make_shared<MeanAbsoluteError>(); }},
+      {"mae", [] { return std::make_shared<MeanAbsoluteError>(); }},
+      {"MAE", [] { return std::make_shared<MeanAbsoluteError>(); }},
+      {"mean_absolute_percentage_error", [] { return std::make_shared<MeanAbsolutePercentageError>(); }},
+      {"MeanAbsolutePercentageError", [] { return std::make_shared<MeanAbsolutePercentageError>(); }},
+      {"mape", [] { return std::make_shared<MeanAbsolutePercentageError>(); }},
+      {"MAPE", [] { return std::make_shared<MeanAbsolutePercentageError>(); }},
+      {"mean_squared_logarithmic_error", [] { return std::make_shared<MeanSquaredLogarithmicError>(); }},
+      {"MeanSquaredLogarithmicError", [] { return std::make_shared<MeanSquaredLogarithmicError>(); }},
+      {"msle", [] { return std::make_shared<MeanSquaredLogarithmicError>(); }},
+      {"MSLE", [] { return std::make_shared<MeanSquaredLogarithmicError>(); }},
+      {"cosine_similarity", [] { return std::make_shared<CosineSimilarity>(); }},
+      {"CosineSimilarity", [] { return std::make_shared<CosineSimilarity>(); }},
+      {"log_cosh_error", [] { return std::make_shared<LogCoshError>(); }},
+      {"LogCoshError", [] { return std::make_shared<LogCoshError>(); }},
+      {"r2_score", [] { return std::make_shared<R2Score>(); }},
+      {"R2Score", [] { return std::make_shared<R2Score>(); }},
+      {"hinge", [] { return std::make_shared<Hinge>(); }},
+      {"Hinge", [] { return std::make_shared<Hinge>(); }},
+      {"squared_hinge", [] { return std::make_shared<SquaredHinge>(); }},
+      {"SquaredHinge", [] { return std::make_shared<SquaredHinge>(); }},
+      {"categorical_hinge", [] { return std::make_shared<CategoricalHinge>(); }},
+      {"CategoricalHinge", [] { return std::make_shared<CategoricalHinge>(); }},
+      {"kl_divergence", [] { return std::make_shared<KLDivergence>(); }},
+      {"KLDivergence", [] { return std::make_shared<KLDivergence>(); }},
+      {"poisson", [] { return std::make_shared<Poisson>(); }},
+      {"Poisson", [] { return std::make_shared<Poisson>(); }},
+      {"binary_crossentropy", [] { return std::make_shared<BinaryCrossentropy>(); }},
+      {"BinaryCrossentropy", [] { return std::make_shared<BinaryCrossentropy>(); }},
+      {"bce", [] { return std::make_shared<BinaryCrossentropy>(); }},
+      {"BCE", [] { return std::make_shared<BinaryCrossentropy>(); }},
+      {"categorical_crossentropy", [] { return std::make_shared<CategoricalCrossentropy>(); }},
+      {"CategoricalCrossentropy", [] { return std::make_shared<CategoricalCrossentropy>(); }},
+      {"sparse_categorical_crossentropy", [] { return std::make_shared<SparseCategoricalCrossentropy>(); }},
+      {"SparseCategoricalCrossentropy", [] { return std::make_shared<SparseCategoricalCrossentropy>(); }},
+      {"top_k_categorical_accuracy", [] { return std::make_shared<TopKCategoricalAccuracy>(); }},
+      {"TopKCategoricalAccuracy", [] { return std::make_shared<TopKCategoricalAccuracy>(); }},
+      {"sparse_top_k_categorical_accuracy", [] { return std::make_shared<SparseTopKCategoricalAccuracy>(); }},
+      {"SparseTopKCategoricalAccuracy", [] { return std::make_shared<SparseTopKCategoricalAccuracy>(); }},
   };
   if (!factories.contains(name))
     throw ValueError("unknown metric '" + name + "'; expected one of: accuracy, acc, " + joined_keys(factories));
