@@ -7,6 +7,14 @@
 #include <strata/optimizers/optimizer.h>
 #include <strata/optimizers/rmsprop.h>
 #include <strata/optimizers/sgd.h>
+#include <strata/optimizers/adamw.h>
+#include <strata/optimizers/adamax.h>
+#include <strata/optimizers/nadam.h>
+#include <strata/optimizers/adagrad.h>
+#include <strata/optimizers/adadelta.h>
+#include <strata/optimizers/ftrl.h>
+#include <strata/optimizers/lion.h>
+#include <strata/optimizers/adafactor.h>
 
 
 namespace strata::optimizers {
@@ -22,12 +30,16 @@ void Optimizer::set_learning_rate(double learning_rate) {
   learning_rate_ = learning_rate;
 }
 
+at::Tensor Optimizer::initial_slot(size_t /*slot*/, const at::Tensor& variable) const {
+  return at::zeros_like(variable);
+}
+
 const Optimizer::SlotSet& Optimizer::slots_for(const at::Tensor& variable) {
   const void* key = variable.unsafeGetTensorImpl();
   auto it = slot_index_.find(key);
   if (it != slot_index_.end()) return slot_sets_[it->second];
   SlotSet set{variable, {}};
-  for (size_t i = 0; i < slot_names().size(); ++i) set.slots.push_back(at::zeros_like(variable.detach()));
+  for (size_t i = 0; i < slot_names().size(); ++i) set.slots.push_back(initial_slot(i, variable.detach()));
   slot_index_.emplace(key, slot_sets_.size());
   slot_sets_.push_back(std::move(set));
   return slot_sets_.back();
@@ -70,6 +82,14 @@ std::shared_ptr<Optimizer> get(const std::string& name) {
       {"sgd", [] { return std::make_shared<SGD>(); }},
       {"adam", [] { return std::make_shared<Adam>(); }},
       {"rmsprop", [] { return std::make_shared<RMSprop>(); }},
+      {"adamw", [] { return std::make_shared<AdamW>(); }},
+      {"adamax", [] { return std::make_shared<Adamax>(); }},
+      {"nadam", [] { return std::make_shared<Nadam>(); }},
+      {"adagrad", [] { return std::make_shared<Adagrad>(); }},
+      {"adadelta", [] { return std::make_shared<Adadelta>(); }},
+      {"ftrl", [] { return std::make_shared<Ftrl>(); }},
+      {"lion", [] { return std::make_shared<Lion>(); }},
+      {"adafactor", [] { return std::make_shared<Adafactor>(); }},
   };
   return create(factories, "optimizer", name);
 }
