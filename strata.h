@@ -52,6 +52,7 @@
 #include <strata/optimizers/adam.h>
 #include <strata/optimizers/optimizer.h>
 #include <strata/optimizers/rmsprop.h>
+#include <strata/optimizers/schedules.h>
 #include <strata/optimizers/sgd.h>
 #include <strata/optimizers/adamw.h>
 #include <strata/optimizers/adamax.h>

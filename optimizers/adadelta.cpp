@@ -6,7 +6,7 @@
 namespace strata::optimizers {
 
 Adadelta::Adadelta(AdadeltaOptions options)
-    : Optimizer("Adadelta", options.name, options.learning_rate), options_(std::move(options)) {
+    : Optimizer("Adadelta", common_options(options)), options_(std::move(options)) {
   if (!(options_.rho >= 0.0 && options_.rho <= 1.0))
     throw ValueError(describe() + ": expected rho in [0, 1], got " + std::to_string(options_.rho));
   if (!(options_.epsilon > 0.0))
@@ -42,11 +42,11 @@ nlohmann::json Adadelta::get_config() const {
 }
 
 Adadelta Adadelta::from_config(const nlohmann::json& config) {
-  const AdadeltaOptions defaults;
-  return Adadelta({.learning_rate = config.value("learning_rate", defaults.learning_rate),
-                   .rho = config.value("rho", defaults.rho),
-                   .epsilon = config.value("epsilon", defaults.epsilon),
-                   .name = config.value("name", defaults.name)});
+  AdadeltaOptions options;
+  options.rho = config.value("rho", options.rho);
+  options.epsilon = config.value("epsilon", options.epsilon);
+  read_common_options(config, options);
+  return Adadelta(std::move(options));
 }
 
 }  // namespace strata::optimizers

@@ -7,9 +7,10 @@
 namespace strata::optimizers {
 
 struct AdadeltaOptions {
-  double learning_rate = 0.001;
+  LearningRate learning_rate = 0.001;
   double rho = 0.95;
   double epsilon = 1e-7;
+  STRATA_OPTIMIZER_COMMON_OPTIONS
   std::string name = "adadelta";
 };
 

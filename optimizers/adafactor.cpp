@@ -15,7 +15,7 @@ at::Tensor rms(const at::Tensor& x) { return x.square().mean().sqrt(); }
 }  // namespace
 
 Adafactor::Adafactor(AdafactorOptions options)
-    : Optimizer("Adafactor", options.name, options.learning_rate), options_(std::move(options)) {
+    : Optimizer("Adafactor", common_options(options)), options_(std::move(options)) {
   if (!(options_.epsilon_1 >= 0.0 && options_.epsilon_2 >= 0.0))
     throw ValueError(describe() + ": expected epsilon_1 and epsilon_2 >= 0, got " + std::to_string(options_.epsilon_1) +
                      " and " + std::to_string(options_.epsilon_2));
@@ -74,14 +74,14 @@ nlohmann::json Adafactor::get_config() const {
 }
 
 Adafactor Adafactor::from_config(const nlohmann::json& config) {
-  const AdafactorOptions d;
-  return Adafactor({.learning_rate = config.value("learning_rate", d.learning_rate),
-                    .beta_2_decay = config.value("beta_2_decay", d.beta_2_decay),
-                    .epsilon_1 = config.value("epsilon_1", d.epsilon_1),
-                    .epsilon_2 = config.value("epsilon_2", d.epsilon_2),
-                    .clip_threshold = config.value("clip_threshold", d.clip_threshold),
-                    .relative_step = config.value("relative_step", d.relative_step),
-                    .name = config.value("name", d.name)});
+  AdafactorOptions options;
+  options.beta_2_decay = config.value("beta_2_decay", options.beta_2_decay);
+  options.epsilon_1 = config.value("epsilon_1", options.epsilon_1);
+  options.epsilon_2 = config.value("epsilon_2", options.epsilon_2);
+  options.clip_threshold = config.value("clip_threshold", options.clip_threshold);
+  options.relative_step = config.value("relative_step", options.relative_step);
+  read_common_options(config, options);
+  return Adafactor(std::move(options));
 }
 
 }  // namespace strata::optimizers

@@ -11,12 +11,13 @@
 namespace strata::optimizers {
 
 struct AdafactorOptions {
-  double learning_rate = 0.001;
+  LearningRate learning_rate = 0.001;
   double beta_2_decay = -0.8;
   double epsilon_1 = 1e-30;
   double epsilon_2 = 1e-3;
   double clip_threshold = 1.0;
   bool relative_step = true;
+  STRATA_OPTIMIZER_COMMON_OPTIONS
   std::string name = "adafactor";
 };
 

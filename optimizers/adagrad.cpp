@@ -6,7 +6,7 @@
 namespace strata::optimizers {
 
 Adagrad::Adagrad(AdagradOptions options)
-    : Optimizer("Adagrad", options.name, options.learning_rate), options_(std::move(options)) {
+    : Optimizer("Adagrad", common_options(options)), options_(std::move(options)) {
   if (!(options_.initial_accumulator_value >= 0.0))
     throw ValueError(describe() + ": expected initial_accumulator_value >= 0, got " +
                      std::to_string(options_.initial_accumulator_value));
@@ -37,12 +37,11 @@ nlohmann::json Adagrad::get_config() const {
 }
 
 Adagrad Adagrad::from_config(const nlohmann::json& config) {
-  const AdagradOptions defaults;
-  return Adagrad({.learning_rate = config.value("learning_rate", defaults.learning_rate),
-                  .initial_accumulator_value = config.value("initial_accumulator_value",
-                                                            defaults.initial_accumulator_value),
-                  .epsilon = config.value("epsilon", defaults.epsilon),
-                  .name = config.value("name", defaults.name)});
+  AdagradOptions options;
+  options.initial_accumulator_value = config.value("initial_accumulator_value", options.initial_accumulator_value);
+  options.epsilon = config.value("epsilon", options.epsilon);
+  read_common_options(config, options);
+  return Adagrad(std::move(options));
 }
 
 }  // namespace strata::optimizers

@@ -7,9 +7,10 @@
 namespace strata::optimizers {
 
 struct AdagradOptions {
-  double learning_rate = 0.001;
+  LearningRate learning_rate = 0.001;
   double initial_accumulator_value = 0.1;
   double epsilon = 1e-7;
+  STRATA_OPTIMIZER_COMMON_OPTIONS
   std::string name = "adagrad";
 };
 

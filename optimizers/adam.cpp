@@ -10,7 +10,7 @@ namespace strata::optimizers {
 Adam::Adam(AdamOptions options) : Adam("Adam", std::move(options)) {}
 
 Adam::Adam(std::string class_name, AdamOptions options)
-    : Optimizer(std::move(class_name), options.name, options.learning_rate), options_(std::move(options)) {
+    : Optimizer(std::move(class_name), common_options(options)), options_(std::move(options)) {
   for (double beta : {options_.beta_1, options_.beta_2})
     if (!(beta >= 0.0 && beta < 1.0))
       throw ValueError(describe() + ": expected beta_1 and beta_2 in [0, 1), got " + std::to_string(beta));
@@ -51,6 +51,16 @@ nlohmann::json Adam::get_config() const {
   config["epsilon"] = options_.epsilon;
   config["amsgrad"] = options_.amsgrad;
   return config;
+}
+
+Adam Adam::from_config(const nlohmann::json& config) {
+  AdamOptions options;
+  options.beta_1 = config.value("beta_1", options.beta_1);
+  options.beta_2 = config.value("beta_2", options.beta_2);
+  options.epsilon = config.value("epsilon", options.epsilon);
+  options.amsgrad = config.value("amsgrad", options.amsgrad);
+  read_common_options(config, options);
+  return Adam(std::move(options));
 }
 
 }  // namespace strata::optimizers

@@ -7,11 +7,12 @@
 namespace strata::optimizers {
 
 struct AdamOptions {
-  double learning_rate = 0.001;
+  LearningRate learning_rate = 0.001;
   double beta_1 = 0.9;
   double beta_2 = 0.999;
   double epsilon = 1e-7;
   bool amsgrad = false;
+  STRATA_OPTIMIZER_COMMON_OPTIONS
   std::string name = "Adam";
 };
 
@@ -19,6 +20,7 @@ class Adam : public Optimizer {
  public:
   explicit Adam(AdamOptions options = {});
   nlohmann::json get_config() const override;
+  static Adam from_config(const nlohmann::json& config);
 
  protected:
   // For variants that keep Adam's rule under another class name (AdamW).

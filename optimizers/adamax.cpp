@@ -8,7 +8,7 @@
 namespace strata::optimizers {
 
 Adamax::Adamax(AdamaxOptions options)
-    : Optimizer("Adamax", options.name, options.learning_rate), options_(std::move(options)) {
+    : Optimizer("Adamax", common_options(options)), options_(std::move(options)) {
   for (double beta : {options_.beta_1, options_.beta_2})
     if (!(beta >= 0.0 && beta < 1.0))
       throw ValueError(describe() + ": expected beta_1 and beta_2 in [0, 1), got " + std::to_string(beta));
@@ -40,12 +40,12 @@ nlohmann::json Adamax::get_config() const {
 }
 
 Adamax Adamax::from_config(const nlohmann::json& config) {
-  const AdamaxOptions defaults;
-  return Adamax({.learning_rate = config.value("learning_rate", defaults.learning_rate),
-                 .beta_1 = config.value("beta_1", defaults.beta_1),
-                 .beta_2 = config.value("beta_2", defaults.beta_2),
-                 .epsilon = config.value("epsilon", defaults.epsilon),
-                 .name = config.value("name", defaults.name)});
+  AdamaxOptions options;
+  options.beta_1 = config.value("beta_1", options.beta_1);
+  options.beta_2 = config.value("beta_2", options.beta_2);
+  options.epsilon = config.value("epsilon", options.epsilon);
+  read_common_options(config, options);
+  return Adamax(std::move(options));
 }
 
 }  // namespace strata::optimizers

@@ -5,7 +5,7 @@
 
 namespace strata::optimizers {
 
-Ftrl::Ftrl(FtrlOptions options) : Optimizer("Ftrl", options.name, options.learning_rate), options_(std::move(options)) {
+Ftrl::Ftrl(FtrlOptions options) : Optimizer("Ftrl", common_options(options)), options_(std::move(options)) {
   auto require_non_negative = [this](double value, const char* what) {
     if (!(value >= 0.0))
       throw ValueError(describe() + ": expected " + what + " >= 0, got " + std::to_string(value));
@@ -61,16 +61,15 @@ nlohmann::json Ftrl::get_config() const {
 }
 
 Ftrl Ftrl::from_config(const nlohmann::json& config) {
-  const FtrlOptions d;
-  return Ftrl({.learning_rate = config.value("learning_rate", d.learning_rate),
-               .learning_rate_power = config.value("learning_rate_power", d.learning_rate_power),
-               .initial_accumulator_value = config.value("initial_accumulator_value", d.initial_accumulator_value),
-               .l1_regularization_strength = config.value("l1_regularization_strength", d.l1_regularization_strength),
-               .l2_regularization_strength = config.value("l2_regularization_strength", d.l2_regularization_strength),
-               .l2_shrinkage_regularization_strength =
-                   config.value("l2_shrinkage_regularization_strength", d.l2_shrinkage_regularization_strength),
-               .beta = config.value("beta", d.beta),
-               .name = config.value("name", d.name)});
+  FtrlOptions options;
+  options.learning_rate_power = config.value("learning_rate_power", options.learning_rate_power);
+  options.initial_accumulator_value = config.value("initial_accumulator_value", options.initial_accumulator_value);
+  options.l1_regularization_strength = config.value("l1_regularization_strength", options.l1_regularization_strength);
+  options.l2_regularization_strength = config.value("l2_regularization_strength", options.l2_regularization_strength);
+  options.l2_shrinkage_regularization_strength = config.value("l2_shrinkage_regularization_strength", options.l2_shrinkage_regularization_strength);
+  options.beta = config.value("beta", options.beta);
+  read_common_options(config, options);
+  return Ftrl(std::move(options));
 }
 
 }  // namespace strata::optimizers

@@ -8,13 +8,14 @@
 namespace strata::optimizers {
 
 struct FtrlOptions {
-  double learning_rate = 0.001;
+  LearningRate learning_rate = 0.001;
   double learning_rate_power = -0.5;
   double initial_accumulator_value = 0.1;
   double l1_regularization_strength = 0.0;
   double l2_regularization_strength = 0.0;
   double l2_shrinkage_regularization_strength = 0.0;
   double beta = 0.0;
+  STRATA_OPTIMIZER_COMMON_OPTIONS
   std::string name = "ftrl";
 };
 

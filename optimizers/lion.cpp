@@ -5,7 +5,7 @@
 
 namespace strata::optimizers {
 
-Lion::Lion(LionOptions options) : Optimizer("Lion", options.name, options.learning_rate), options_(std::move(options)) {
+Lion::Lion(LionOptions options) : Optimizer("Lion", common_options(options)), options_(std::move(options)) {
   // As Keras: beta_1 = 0 would make Lion plain sign-SGD.
   if (!(options_.beta_1 > 0.0 && options_.beta_1 <= 1.0))
     throw ValueError(describe() + ": expected beta_1 in (0, 1], got " + std::to_string(options_.beta_1));
@@ -34,11 +34,11 @@ nlohmann::json Lion::get_config() const {
 }
 
 Lion Lion::from_config(const nlohmann::json& config) {
-  const LionOptions defaults;
-  return Lion({.learning_rate = config.value("learning_rate", defaults.learning_rate),
-               .beta_1 = config.value("beta_1", defaults.beta_1),
-               .beta_2 = config.value("beta_2", defaults.beta_2),
-               .name = config.value("name", defaults.name)});
+  LionOptions options;
+  options.beta_1 = config.value("beta_1", options.beta_1);
+  options.beta_2 = config.value("beta_2", options.beta_2);
+  read_common_options(config, options);
+  return Lion(std::move(options));
 }
 
 }  // namespace strata::optimizers

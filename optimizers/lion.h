@@ -6,9 +6,10 @@
 namespace strata::optimizers {
 
 struct LionOptions {
-  double learning_rate = 0.001;
+  LearningRate learning_rate = 0.001;
   double beta_1 = 0.9;
   double beta_2 = 0.99;
+  STRATA_OPTIMIZER_COMMON_OPTIONS
   std::string name = "lion";
 };
 

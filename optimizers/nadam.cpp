@@ -14,7 +14,7 @@ double momentum_cache(double beta_1, int64_t t) { return beta_1 * (1.0 - 0.5 * s
 
 }  // namespace
 
-Nadam::Nadam(NadamOptions options) : Optimizer("Nadam", options.name, options.learning_rate), options_(std::move(options)) {
+Nadam::Nadam(NadamOptions options) : Optimizer("Nadam", common_options(options)), options_(std::move(options)) {
   for (double beta : {options_.beta_1, options_.beta_2})
     if (!(beta >= 0.0 && beta < 1.0))
       throw ValueError(describe() + ": expected beta_1 and beta_2 in [0, 1), got " + std::to_string(beta));
@@ -63,12 +63,12 @@ nlohmann::json Nadam::get_config() const {
 }
 
 Nadam Nadam::from_config(const nlohmann::json& config) {
-  const NadamOptions defaults;
-  return Nadam({.learning_rate = config.value("learning_rate", defaults.learning_rate),
-                .beta_1 = config.value("beta_1", defaults.beta_1),
-                .beta_2 = config.value("beta_2", defaults.beta_2),
-                .epsilon = config.value("epsilon", defaults.epsilon),
-                .name = config.value("name", defaults.name)});
+  NadamOptions options;
+  options.beta_1 = config.value("beta_1", options.beta_1);
+  options.beta_2 = config.value("beta_2", options.beta_2);
+  options.epsilon = config.value("epsilon", options.epsilon);
+  read_common_options(config, options);
+  return Nadam(std::move(options));
 }
 
 }  // namespace strata::optimizers

@@ -9,10 +9,11 @@
 namespace strata::optimizers {
 
 struct NadamOptions {
-  double learning_rate = 0.001;
+  LearningRate learning_rate = 0.001;
   double beta_1 = 0.9;
   double beta_2 = 0.999;
   double epsilon = 1e-7;
+  STRATA_OPTIMIZER_COMMON_OPTIONS
   std::string name = "nadam";
 };
 

@@ -6,7 +6,7 @@
 namespace strata::optimizers {
 
 RMSprop::RMSprop(RMSpropOptions options)
-    : Optimizer("RMSprop", options.name, options.learning_rate), options_(std::move(options)) {
+    : Optimizer("RMSprop", common_options(options)), options_(std::move(options)) {
   if (!(options_.rho >= 0.0 && options_.rho < 1.0))
     throw ValueError(describe() + ": expected rho in [0, 1), got " + std::to_string(options_.rho));
   if (!(options_.momentum >= 0.0 && options_.momentum <= 1.0))
@@ -53,6 +53,16 @@ nlohmann::json RMSprop::get_config() const {
   config["epsilon"] = options_.epsilon;
   config["centered"] = options_.centered;
   return config;
+}
+
+RMSprop RMSprop::from_config(const nlohmann::json& config) {
+  RMSpropOptions options;
+  options.rho = config.value("rho", options.rho);
+  options.momentum = config.value("momentum", options.momentum);
+  options.epsilon = config.value("epsilon", options.epsilon);
+  options.centered = config.value("centered", options.centered);
+  read_common_options(config, options);
+  return RMSprop(std::move(options));
 }
 
 }  // namespace strata::optimizers

@@ -7,11 +7,12 @@
 namespace strata::optimizers {
 
 struct RMSpropOptions {
-  double learning_rate = 0.001;
+  LearningRate learning_rate = 0.001;
   double rho = 0.9;
   double momentum = 0.0;
   double epsilon = 1e-7;
   bool centered = false;
+  STRATA_OPTIMIZER_COMMON_OPTIONS
   std::string name = "RMSprop";
 };
 
@@ -19,6 +20,7 @@ class RMSprop : public Optimizer {
  public:
   explicit RMSprop(RMSpropOptions options = {});
   nlohmann::json get_config() const override;
+  static RMSprop from_config(const nlohmann::json& config);
 
  protected:
   std::vector<std::string> slot_names() const override;

@@ -5,7 +5,7 @@
 
 namespace strata::optimizers {
 
-SGD::SGD(SGDOptions options) : Optimizer("SGD", options.name, options.learning_rate), options_(std::move(options)) {
+SGD::SGD(SGDOptions options) : Optimizer("SGD", common_options(options)), options_(std::move(options)) {
   if (!(options_.momentum >= 0.0 && options_.momentum <= 1.0))
     throw ValueError(describe() + ": expected momentum in [0, 1], got " + std::to_string(options_.momentum));
 }
@@ -37,6 +37,14 @@ nlohmann::json SGD::get_config() const {
   config["momentum"] = options_.momentum;
   config["nesterov"] = options_.nesterov;
   return config;
+}
+
+SGD SGD::from_config(const nlohmann::json& config) {
+  SGDOptions options;
+  options.momentum = config.value("momentum", options.momentum);
+  options.nesterov = config.value("nesterov", options.nesterov);
+  read_common_options(config, options);
+  return SGD(std::move(options));
 }
 
 }  // namespace strata::optimizers

@@ -6,9 +6,10 @@
 namespace strata::optimizers {
 
 struct SGDOptions {
-  double learning_rate = 0.01;
+  LearningRate learning_rate = 0.01;
   double momentum = 0.0;
   bool nesterov = false;
+  STRATA_OPTIMIZER_COMMON_OPTIONS
   std::string name = "SGD";
 };
 
@@ -16,6 +17,7 @@ class SGD : public Optimizer {
  public:
   explicit SGD(SGDOptions options = {});
   nlohmann::json get_config() const override;
+  static SGD from_config(const nlohmann::json& config);
 
  protected:
   std::vector<std::string> slot_names() const override;

@@ -463,6 +463,74 @@ TEST_CASE("new optimizers reject bad arguments clearly", "[optimizers][errors]")
                     Contains("l2_shrinkage_regularization_strength"));
   CHECK_THROWS_WITH(optimizers::Lion({.beta_1 = 0.0}), Contains("Lion 'lion'") && Contains("beta_1 in (0, 1]"));
   CHECK_THROWS_WITH(optimizers::Adafactor({.clip_threshold = 0}), Contains("clip_threshold > 0"));
-  CHECK_THROWS_WITH(optimizers::Adafactor({.learning_rate = -1}), Contains("learning_rate >= 0"));
+  CHECK_THROWS_WITH(optimizers::Adafactor({.learning_rate = -1.0}), Contains("learning_rate >= 0"));
+  CHECK_THROWS_WITH(optimizers::AdamW({.weight_decay = std::nullopt}), Contains("AdamW") && Contains("weight_decay must be a number"));
   CHECK_THROWS_AS(optimizers::Ftrl({.initial_accumulator_value = -1}), ValueError);
+}
+
+TEST_CASE("shared options work on the new optimizers: weight decay, clipvalue", "[optimizers][adamax][lion]") {
+  SECTION("Adamax with weight_decay: w -= lr*wd*w before the Adamax update") {
+    const double lr = 0.05, wd = 0.2, b1 = 0.9, b2 = 0.999, eps = 1e-7;
+    optimizers::Adamax opt({.learning_rate = lr, .weight_decay = wd});
+    auto expected = reference([&](double& w, double g, auto& s, int t) {
+      w -= lr * wd * w;
+      s[0] += (g - s[0]) * (1 - b1);
+      s[1] = std::max(b2 * s[1], std::abs(g));
+      w -= lr * s[0] / ((1 - std::pow(b1, t)) * (s[1] + eps));
+    });
+    check_trajectory(run(opt), expected);
+  }
+  SECTION("Lion with clipvalue: each gradient element clipped to [-c, c] first") {
+    const double lr = 0.01, b1 = 0.9, b2 = 0.99, c = 0.4;
+    optimizers::Lion opt({.learning_rate = lr, .clipvalue = c});
+    auto sign = [](double x) { return static_cast<double>((x > 0) - (x < 0)); };
+    auto expected = reference([&](double& w, double g, auto& s, int) {
+      g = std::min(std::max(g, -c), c);
+      w -= lr * sign(b1 * s[0] + (1 - b1) * g);
+      s[0] = b2 * s[0] + (1 - b2) * g;
+    });
+    check_trajectory(run(opt), expected);
+  }
+}
+
+namespace {
+
+// Runs `first` for two steps, copies its state into `second` (built on copies of the variables), then runs both
+// two more steps with the same gradients: the weights must agree bit for bit.
+void check_resume(optimizers::Optimizer& first, optimizers::Optimizer& second) {
+  std::vector<at::Tensor> a, b;
+  for (size_t v = 0; v < kShapes.size(); ++v) a.push_back(to_tensor(kInitial[v], kShapes[v]));
+  auto grads_at = [](int t) {
+    std::vector<at::Tensor> grads;
+    for (size_t v = 0; v < kShapes.size(); ++v) {
+      Vec g(kInitial[v].size());
+      for (size_t i = 0; i < g.size(); ++i) g[i] = gradient(t, v, i);
+      grads.push_back(to_tensor(g, kShapes[v]));
+    }
+    return grads;
+  };
+  for (int t = 1; t <= 2; ++t) first.apply(grads_at(t), a);
+  for (const auto& w : a) b.push_back(w.clone());
+  second.build(b);
+  second.set_state(first.get_state());
+  CHECK(second.iterations() == 2);
+  for (int t = 3; t <= kSteps; ++t) {
+    first.apply(grads_at(t), a);
+    second.apply(grads_at(t), b);
+  }
+  for (size_t v = 0; v < a.size(); ++v) CHECK(at::equal(a[v], b[v]));
+}
+
+}  // namespace
+
+TEST_CASE("the new optimizers resume bit for bit from get_state/set_state", "[optimizers][state]") {
+  using namespace optimizers;
+  { Nadam a({.learning_rate = 0.05}), b({.learning_rate = 0.05}); check_resume(a, b); }
+  { Adafactor a({.learning_rate = 0.1}), b({.learning_rate = 0.1}); check_resume(a, b); }
+  { Ftrl a({.learning_rate = 0.2}), b({.learning_rate = 0.2}); check_resume(a, b); }
+  { Adagrad a, b; check_resume(a, b); }
+  { Adadelta a({.learning_rate = 1.0}), b({.learning_rate = 1.0}); check_resume(a, b); }
+  { Lion a, b; check_resume(a, b); }
+  { Adamax a, b; check_resume(a, b); }
+  { AdamW a({.learning_rate = 0.01, .weight_decay = 0.1}), b({.learning_rate = 0.01, .weight_decay = 0.1}); check_resume(a, b); }
 }
