@@ -359,7 +359,7 @@ TEST_CASE("Adafactor factors the last two axes of a rank-3 variable", "[optimize
 
 TEST_CASE("new optimizers keep Keras 3's defaults", "[optimizers][defaults]") {
   const optimizers::AdamWOptions adamw;
-  CHECK(adamw.learning_rate == 0.001);
+  CHECK(adamw.learning_rate.at(0) == 0.001);
   CHECK(adamw.weight_decay == 0.004);
   CHECK(adamw.beta_1 == 0.9);
   CHECK(adamw.beta_2 == 0.999);
@@ -367,25 +367,25 @@ TEST_CASE("new optimizers keep Keras 3's defaults", "[optimizers][defaults]") {
   CHECK_FALSE(adamw.amsgrad);
   CHECK(adamw.name == "adamw");
   const optimizers::AdamaxOptions adamax;
-  CHECK(adamax.learning_rate == 0.001);
+  CHECK(adamax.learning_rate.at(0) == 0.001);
   CHECK(adamax.beta_1 == 0.9);
   CHECK(adamax.beta_2 == 0.999);
   CHECK(adamax.epsilon == 1e-7);
   const optimizers::NadamOptions nadam;
-  CHECK(nadam.learning_rate == 0.001);
+  CHECK(nadam.learning_rate.at(0) == 0.001);
   CHECK(nadam.beta_1 == 0.9);
   CHECK(nadam.beta_2 == 0.999);
   CHECK(nadam.epsilon == 1e-7);
   const optimizers::AdagradOptions adagrad;
-  CHECK(adagrad.learning_rate == 0.001);
+  CHECK(adagrad.learning_rate.at(0) == 0.001);
   CHECK(adagrad.initial_accumulator_value == 0.1);
   CHECK(adagrad.epsilon == 1e-7);
   const optimizers::AdadeltaOptions adadelta;
-  CHECK(adadelta.learning_rate == 0.001);
+  CHECK(adadelta.learning_rate.at(0) == 0.001);
   CHECK(adadelta.rho == 0.95);
   CHECK(adadelta.epsilon == 1e-7);
   const optimizers::FtrlOptions ftrl;
-  CHECK(ftrl.learning_rate == 0.001);
+  CHECK(ftrl.learning_rate.at(0) == 0.001);
   CHECK(ftrl.learning_rate_power == -0.5);
   CHECK(ftrl.initial_accumulator_value == 0.1);
   CHECK(ftrl.l1_regularization_strength == 0.0);
@@ -393,11 +393,11 @@ TEST_CASE("new optimizers keep Keras 3's defaults", "[optimizers][defaults]") {
   CHECK(ftrl.l2_shrinkage_regularization_strength == 0.0);
   CHECK(ftrl.beta == 0.0);
   const optimizers::LionOptions lion;
-  CHECK(lion.learning_rate == 0.001);
+  CHECK(lion.learning_rate.at(0) == 0.001);
   CHECK(lion.beta_1 == 0.9);
   CHECK(lion.beta_2 == 0.99);
   const optimizers::AdafactorOptions adafactor;
-  CHECK(adafactor.learning_rate == 0.001);
+  CHECK(adafactor.learning_rate.at(0) == 0.001);
   CHECK(adafactor.beta_2_decay == -0.8);
   CHECK(adafactor.epsilon_1 == 1e-30);
   CHECK(adafactor.epsilon_2 == 1e-3);
