@@ -115,7 +115,7 @@ void check_round_trip(const std::function<T()>& make) {
 
 }  // namespace
 
-TEST_CASE("AdamW: w -= lr*wd*w, then Adam", "[optimizers][adamw]") {
+TEST_CASE("AdamW: w -= lr*wd*w then Adam", "[optimizers][adamw]") {
   const double lr = 0.01, wd = 0.1, b1 = 0.8, b2 = 0.95, eps = 1e-6;
   optimizers::AdamW opt({.learning_rate = lr, .weight_decay = wd, .beta_1 = b1, .beta_2 = b2, .epsilon = eps});
   auto expected = reference([&](double& w, double g, auto& s, int t) {
@@ -144,7 +144,7 @@ TEST_CASE("AdamW with amsgrad decays and uses the running maximum of v", "[optim
   check_trajectory(run(opt), expected);
 }
 
-TEST_CASE("Adamax: u = max(b2*u, |g|), w -= lr*m/((1-b1^t)(u+eps))", "[optimizers][adamax]") {
+TEST_CASE("Adamax: u = max(b2*u; |g|) and w -= lr*m/((1-b1^t)*(u+eps))", "[optimizers][adamax]") {
   const double lr = 0.05, b1 = 0.7, b2 = 0.9, eps = 1e-5;
   optimizers::Adamax opt({.learning_rate = lr, .beta_1 = b1, .beta_2 = b2, .epsilon = eps});
   auto expected = reference([&](double& w, double g, auto& s, int t) {
@@ -176,7 +176,7 @@ TEST_CASE("Nadam follows Keras' momentum-cache schedule", "[optimizers][nadam]")
   check_moves(actual);
 }
 
-TEST_CASE("Adagrad: a += g^2 from 0.1, w -= lr*g/sqrt(a+eps)", "[optimizers][adagrad]") {
+TEST_CASE("Adagrad: a += g^2 from 0.1 and w -= lr*g/sqrt(a+eps)", "[optimizers][adagrad]") {
   const double lr = 0.1, init = 0.25, eps = 1e-6;
   optimizers::Adagrad opt({.learning_rate = lr, .initial_accumulator_value = init, .epsilon = eps});
   auto expected = reference(
@@ -238,7 +238,7 @@ TEST_CASE("Ftrl with default strengths", "[optimizers][ftrl]") {
   check_moves(actual);
 }
 
-TEST_CASE("Ftrl with l1, l2, shrinkage, beta and another power", "[optimizers][ftrl]") {
+TEST_CASE("Ftrl with l1 and l2 and shrinkage and beta and another power", "[optimizers][ftrl]") {
   const double lr = 0.3, power = -0.3, init = 0.2, l1 = 0.05, l2 = 0.1, shrink = 0.02, beta = 0.4;
   optimizers::Ftrl opt({.learning_rate = lr,
                         .learning_rate_power = power,
@@ -261,7 +261,7 @@ TEST_CASE("Ftrl with a large l1 holds every weight at zero", "[optimizers][ftrl]
       for (double x : v) CHECK(x == 0.0);
 }
 
-TEST_CASE("Lion: w -= lr*sign(b1*m + (1-b1)*g), m = b2*m + (1-b2)*g", "[optimizers][lion]") {
+TEST_CASE("Lion: w -= lr*sign(b1*m + (1-b1)*g) then m = b2*m + (1-b2)*g", "[optimizers][lion]") {
   const double lr = 0.01, b1 = 0.8, b2 = 0.95;
   optimizers::Lion opt({.learning_rate = lr, .beta_1 = b1, .beta_2 = b2});
   auto sign = [](double x) { return static_cast<double>((x > 0) - (x < 0)); };
@@ -337,7 +337,7 @@ TEST_CASE("Adafactor with defaults: factored moments for the matrix", "[optimize
   CHECK(slots[5].sizes() == at::IntArrayRef({2, 3}));
 }
 
-TEST_CASE("Adafactor: large learning rate is capped at 1/sqrt(t), update clipping", "[optimizers][adafactor]") {
+TEST_CASE("Adafactor: large learning rate is capped at 1/sqrt(t) and updates are clipped", "[optimizers][adafactor]") {
   const double lr = 0.8, decay = -0.5, eps1 = 1e-20, eps2 = 0.01, clip = 0.5;
   optimizers::Adafactor opt(
       {.learning_rate = lr, .beta_2_decay = decay, .epsilon_1 = eps1, .epsilon_2 = eps2, .clip_threshold = clip});
@@ -468,7 +468,7 @@ TEST_CASE("new optimizers reject bad arguments clearly", "[optimizers][errors]")
   CHECK_THROWS_AS(optimizers::Ftrl({.initial_accumulator_value = -1}), ValueError);
 }
 
-TEST_CASE("shared options work on the new optimizers: weight decay, clipvalue", "[optimizers][adamax][lion]") {
+TEST_CASE("shared options work on the new optimizers: weight decay and clipvalue", "[optimizers][adamax][lion]") {
   SECTION("Adamax with weight_decay: w -= lr*wd*w before the Adamax update") {
     const double lr = 0.05, wd = 0.2, b1 = 0.9, b2 = 0.999, eps = 1e-7;
     optimizers::Adamax opt({.learning_rate = lr, .weight_decay = wd});
