@@ -144,7 +144,7 @@ TEST_CASE("AdamW with amsgrad decays and uses the running maximum of v", "[optim
   check_trajectory(run(opt), expected);
 }
 
-TEST_CASE("Adamax: u = max(b2*u; |g|) and w -= lr*m/((1-b1^t)*(u+eps))", "[optimizers][adamax]") {
+TEST_CASE("Adamax: u = max of b2*u and |g| then w -= lr*m/((1-b1^t)*(u+eps))", "[optimizers][adamax]") {
   const double lr = 0.05, b1 = 0.7, b2 = 0.9, eps = 1e-5;
   optimizers::Adamax opt({.learning_rate = lr, .beta_1 = b1, .beta_2 = b2, .epsilon = eps});
   auto expected = reference([&](double& w, double g, auto& s, int t) {
