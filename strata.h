@@ -64,3 +64,11 @@
 #include <strata/optimizers/rmsprop.h>
 #include <strata/optimizers/schedules.h>
 #include <strata/optimizers/sgd.h>
+#include <strata/optimizers/adamw.h>
+#include <strata/optimizers/adamax.h>
+#include <strata/optimizers/nadam.h>
+#include <strata/optimizers/adagrad.h>
+#include <strata/optimizers/adadelta.h>
+#include <strata/optimizers/ftrl.h>
+#include <strata/optimizers/lion.h>
+#include <strata/optimizers/adafactor.h>

@@ -25,13 +25,14 @@ std::string shell_quote(const std::string& s) {
 
 }  // namespace
 
-TorchBaselineResult run_torch_baseline(const std::string& python, const std::vector<std::string>& arguments) {
-  TorchBaselineResult result;
+PythonScriptResult run_python_script(const std::string& python, const std::string& script_name,
+                                     const std::vector<std::string>& arguments) {
+  PythonScriptResult result;
   if (access(python.c_str(), X_OK) != 0) {
     result.reason = python + " not found or not executable";
     return result;
   }
-  const std::string script = std::string(STRATA_BENCH_DIR) + "/torch_baseline.py";
+  const std::string script = std::string(STRATA_BENCH_DIR) + "/" + script_name;
   if (access(script.c_str(), R_OK) != 0) {
     result.reason = script + " not found";
     return result;
@@ -47,14 +48,9 @@ TorchBaselineResult run_torch_baseline(const std::string& python, const std::vec
   std::string line, last_diagnostic;
   std::array<char, 4096> buffer{};
   auto handle_line = [&](const std::string& text) {
-    if (!text.empty() && text.front() == '{') {
-      try {
-        const auto parsed = nlohmann::json::parse(text);
-        if (parsed.contains("ms_per_step")) result.ms_per_step = parsed.at("ms_per_step").get<double>();
-        if (parsed.contains("torch_version")) result.torch_version = parsed.at("torch_version").get<std::string>();
-        return;
-      } catch (const nlohmann::json::exception&) {
-      }
+    if (!text.empty() && text.front() == '{' && nlohmann::json::accept(text)) {
+      result.json_lines.push_back(text);
+      return;
     }
     std::cerr << "  [python] " << text << '\n';
     if (!text.empty()) last_diagnostic = text;
@@ -69,18 +65,30 @@ TorchBaselineResult run_torch_baseline(const std::string& python, const std::vec
   }
   if (!line.empty()) handle_line(line);
   const int status = pclose(pipe);
-  if (status != 0 || !result.ms_per_step) {
-    result.ms_per_step.reset();
+  if (status != 0) {
     const std::string how = status == -1          ? std::string("could not be waited for")
                             : WIFEXITED(status)   ? "exited with status " + std::to_string(WEXITSTATUS(status))
                             : WIFSIGNALED(status) ? "was killed by signal " + std::to_string(WTERMSIG(status))
                                                   : "ended with wait status " + std::to_string(status);
-    result.reason = "torch_baseline.py " + how +
-                    (last_diagnostic.empty() ? std::string() : ": " + last_diagnostic);
+    result.reason = script_name + " " + how + (last_diagnostic.empty() ? std::string() : ": " + last_diagnostic);
   }
   return result;
 }
 
+TorchBaselineResult run_torch_baseline(const std::string& python, const std::vector<std::string>& arguments) {
+  TorchBaselineResult result;
+  PythonScriptResult run = run_python_script(python, "torch_baseline.py", arguments);
+  for (const auto& text : run.json_lines) {
+    const auto parsed = nlohmann::json::parse(text);
+    if (parsed.contains("ms_per_step")) result.ms_per_step = parsed.at("ms_per_step").get<double>();
+    if (parsed.contains("torch_version")) result.torch_version = parsed.at("torch_version").get<std::string>();
+  }
+  if (!run.reason.empty() || !result.ms_per_step) {
+    result.ms_per_step.reset();
+    result.reason = run.reason.empty() ? "torch_baseline.py printed no ms_per_step" : run.reason;
+  }
+  return result;
+}
 
 double median(std::vector<double> values) {
   std::sort(values.begin(), values.end());

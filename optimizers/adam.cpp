@@ -7,7 +7,10 @@
 
 namespace strata::optimizers {
 
-Adam::Adam(AdamOptions options) : Optimizer("Adam", common_options(options)), options_(std::move(options)) {
+Adam::Adam(AdamOptions options) : Adam("Adam", std::move(options)) {}
+
+Adam::Adam(std::string class_name, AdamOptions options)
+    : Optimizer(std::move(class_name), common_options(options)), options_(std::move(options)) {
   for (double beta : {options_.beta_1, options_.beta_2})
     if (!(beta >= 0.0 && beta < 1.0))
       throw ValueError(describe() + ": expected beta_1 and beta_2 in [0, 1), got " + std::to_string(beta));

@@ -23,6 +23,8 @@ class Adam : public Optimizer {
   static Adam from_config(const nlohmann::json& config);
 
  protected:
+  // For variants that keep Adam's rule under another class name (AdamW).
+  Adam(std::string class_name, AdamOptions options);
   std::vector<std::string> slot_names() const override;
   void update_step(const std::vector<at::Tensor>& grads, const std::vector<at::Tensor>& variables,
                    const std::vector<std::vector<at::Tensor>>& slots, double learning_rate, int64_t step) override;

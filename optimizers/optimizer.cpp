@@ -7,6 +7,14 @@
 #include <strata/optimizers/optimizer.h>
 #include <strata/optimizers/rmsprop.h>
 #include <strata/optimizers/sgd.h>
+#include <strata/optimizers/adamw.h>
+#include <strata/optimizers/adamax.h>
+#include <strata/optimizers/nadam.h>
+#include <strata/optimizers/adagrad.h>
+#include <strata/optimizers/adadelta.h>
+#include <strata/optimizers/ftrl.h>
+#include <strata/optimizers/lion.h>
+#include <strata/optimizers/adafactor.h>
 
 #include <algorithm>
 #include <cmath>
@@ -112,6 +120,10 @@ void Optimizer::set_learning_rate(const LearningRate& learning_rate) {
   learning_rate_ = learning_rate;
 }
 
+at::Tensor Optimizer::initial_slot(size_t /*slot*/, const at::Tensor& variable) const {
+  return at::zeros_like(variable);
+}
+
 int64_t Optimizer::iterations() const {
   return accumulation_steps() > 0 ? apply_count_ / accumulation_steps() : apply_count_;
 }
@@ -126,7 +138,7 @@ size_t Optimizer::state_index(const at::Tensor& variable, const std::string& nam
   if (it != state_index_.end()) return it->second;
   VariableState state{variable, {}, {}, {}, true};
   const at::Tensor value = variable.detach();
-  for (size_t i = 0; i < slot_names().size(); ++i) state.slots.push_back(at::zeros_like(value));
+  for (size_t i = 0; i < slot_names().size(); ++i) state.slots.push_back(initial_slot(i, value));
   if (use_ema_) state.average = at::zeros_like(value);
   if (accumulation_steps() > 0) state.accumulator = at::zeros_like(value);
   for (const auto& excluded : excluded_from_decay_)
@@ -340,6 +352,14 @@ std::shared_ptr<Optimizer> get(const std::string& name) {
       {"sgd", [] { return std::make_shared<SGD>(); }},
       {"adam", [] { return std::make_shared<Adam>(); }},
       {"rmsprop", [] { return std::make_shared<RMSprop>(); }},
+      {"adamw", [] { return std::make_shared<AdamW>(); }},
+      {"adamax", [] { return std::make_shared<Adamax>(); }},
+      {"nadam", [] { return std::make_shared<Nadam>(); }},
+      {"adagrad", [] { return std::make_shared<Adagrad>(); }},
+      {"adadelta", [] { return std::make_shared<Adadelta>(); }},
+      {"ftrl", [] { return std::make_shared<Ftrl>(); }},
+      {"lion", [] { return std::make_shared<Lion>(); }},
+      {"adafactor", [] { return std::make_shared<Adafactor>(); }},
   };
   return create(factories, "optimizer", name);
 }

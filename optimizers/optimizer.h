@@ -149,6 +149,10 @@ class Optimizer {
   // Names of the per-variable slots this optimizer keeps; each starts as zeros shaped like its variable.
   virtual std::vector<std::string> slot_names() const { return {}; }
 
+  // The starting value of slot `slot` for `variable` (detached): zeros shaped like it unless an optimizer keeps
+  // a slot of another shape (Adafactor's factored moments) or another start (Adagrad's accumulator).
+  virtual at::Tensor initial_slot(size_t slot, const at::Tensor& variable) const;
+
   // slots[s][v] is slot s of variables[v]; `step` is the 1-based number of this update. `grads` are already
   // unscaled, accumulated and clipped, and weight decay already applied.
   virtual void update_step(const std::vector<at::Tensor>& grads, const std::vector<at::Tensor>& variables,
