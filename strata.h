@@ -53,3 +53,5 @@
 #include <strata/optimizers/optimizer.h>
 #include <strata/optimizers/rmsprop.h>
 #include <strata/optimizers/sgd.h>
+#include <strata/optimizers/loss_scale_optimizer.h>
+#include <strata/core/mixed_precision.h>
