@@ -4,7 +4,6 @@
 #include <ATen/ATen.h>
 
 #include <catch2/catch.hpp>
-#include <chrono>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <strata/strata.h>
@@ -184,23 +183,35 @@ TEST_CASE("Keras' defaults: 2^15 and 2000 steps; a learning rate set on the wrap
   CHECK(opt.inner_optimizer().learning_rate() == 0.5);
 }
 
-TEST_CASE("compile() under mixed_float16 wraps the optimizer and fit() trains with a scaled loss",
+TEST_CASE("compile() under mixed_float16 wraps the optimizer; fit() with the scaled loss takes the unscaled steps",
           "[mixed_precision][loss_scale]") {
-  PolicyScope scope("mixed_float16");
-  set_random_seed(3);
-  Sequential model({layers::Input({4}), layers::Dense(8, {.activation = "relu"}), layers::Dense(1)});
-  model.compile({.optimizer = optimizers::SGD({.learning_rate = 0.05}), .loss = "mse"});
-  auto* scaler = dynamic_cast<optimizers::LossScaleOptimizer*>(&model.optimizer());
-  REQUIRE(scaler != nullptr);
-  CHECK(scaler->name() == "loss_scale_optimizer");
+  // LibTorch 1.13 has no float16 matmul on the CPU, so the layers here are made under float32 and only the model
+  // takes the mixed_float16 policy: that exercises compile()'s wrapping and train_step's scaled backward. Scaling
+  // by a power of two is exact, so the weights must equal those of plain float32 training.
   const at::Tensor x = at::randn({64, 4});
   const at::Tensor y = x.sum(1, /*keepdim=*/true);
-  const at::Tensor before = model.predict(x, {.verbose = 0});
-  CHECK(before.scalar_type() == at::kHalf);
-  const auto history = model.fit(x, y, {.batch_size = 16, .epochs = 5, .verbose = 0});
-  CHECK(history.history.at("loss").back() < history.history.at("loss").front());
-  CHECK(scaler->inner_optimizer().iterations() == 20);  // no step overflowed at 2^15 on this problem
-  CHECK(model.weights().front().scalar_type() == at::kFloat);
+  auto train = [&](const std::string& model_policy) {
+    set_random_seed(3);
+    auto hidden = share(layers::Dense(8, {.activation = "relu"}));
+    auto out = share(layers::Dense(1));
+    PolicyScope scope(model_policy);
+    Sequential model({layers::Input({4}), hidden, out});
+    model.compile({.optimizer = optimizers::SGD({.learning_rate = 0.05}), .loss = "mse"});
+    model.fit(x, y, {.batch_size = 16, .epochs = 3, .verbose = 0, .shuffle = false});
+    auto* scaler = dynamic_cast<optimizers::LossScaleOptimizer*>(&model.optimizer());
+    CHECK((scaler != nullptr) == (model_policy == "mixed_float16"));
+    if (scaler) {
+      CHECK(scaler->name() == "loss_scale_optimizer");
+      CHECK(scaler->dynamic_scale() == 32768.0);  // no step overflowed
+      CHECK(scaler->step_counter() == 12);
+      CHECK(scaler->inner_optimizer().iterations() == 12);
+    }
+    return model.get_weights();
+  };
+  const auto plain = train("float32");
+  const auto scaled = train("mixed_float16");
+  REQUIRE(plain.size() == scaled.size());
+  for (size_t i = 0; i < plain.size(); ++i) CHECK(max_diff(plain[i], scaled[i]) < 1e-6);
 }
 
 TEST_CASE("an MLP trained under mixed_bfloat16 on Fashion-MNIST matches float32 accuracy within 2 points",
@@ -220,19 +231,15 @@ TEST_CASE("an MLP trained under mixed_bfloat16 on Fashion-MNIST matches float32 
     Sequential model({layers::Input({28, 28}), layers::Flatten(), layers::Dense(256, {.activation = "relu"}),
                       layers::Dense(128, {.activation = "relu"}), layers::Dense(10), softmax});
     model.compile({.optimizer = "adam", .loss = "sparse_categorical_crossentropy", .metrics = {"accuracy"}});
-    const auto start = std::chrono::steady_clock::now();
     model.fit(x, y, {.batch_size = 64, .epochs = 3, .verbose = 0});
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     const double accuracy = model.evaluate(x_test, y_test, {.batch_size = 500, .verbose = 0}).at("accuracy");
     CHECK(model.weights().front().scalar_type() == at::kFloat);
-    return std::make_pair(accuracy, seconds);
+    return accuracy;
   };
-  const auto [f32_accuracy, f32_seconds] = train("float32");
-  const auto [bf16_accuracy, bf16_seconds] = train("mixed_bfloat16");
-  INFO("float32 accuracy " << f32_accuracy << " in " << f32_seconds << " s; mixed_bfloat16 " << bf16_accuracy
-                           << " in " << bf16_seconds << " s");
-  WARN("fit() time, 3 epochs of 6000 samples: float32 " << f32_seconds << " s, mixed_bfloat16 " << bf16_seconds
-                                                         << " s");
+  const double f32_accuracy = train("float32");
+  const double bf16_accuracy = train("mixed_bfloat16");
+  INFO("test accuracy: float32 " << f32_accuracy << ", mixed_bfloat16 " << bf16_accuracy);
+  // The float32 bar keeps the comparison meaningful (chance is 0.10); this subset reaches about 0.82.
   CHECK(f32_accuracy > 0.78);
   CHECK(std::abs(bf16_accuracy - f32_accuracy) < 0.02);
 }
