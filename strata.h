@@ -72,3 +72,5 @@
 #include <strata/optimizers/ftrl.h>
 #include <strata/optimizers/lion.h>
 #include <strata/optimizers/adafactor.h>
+#include <strata/optimizers/loss_scale_optimizer.h>
+#include <strata/core/mixed_precision.h>

@@ -87,7 +87,7 @@ void PReLU::build(const Shape& input_shape) {
 }
 
 at::Tensor PReLU::call(const at::Tensor& inputs, bool training) {
-  return at::relu(inputs) - alpha_ * at::relu(-inputs);
+  return at::relu(inputs) - autocast(alpha_) * at::relu(-inputs);
 }
 
 nlohmann::json PReLU::get_config() const {

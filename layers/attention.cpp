@@ -322,8 +322,9 @@ void MultiHeadAttention::build_many(const std::vector<Shape>& input_shapes) {
 
 at::Tensor MultiHeadAttention::project(const at::Tensor& x, const Projection& p) const {
   const int64_t depth = p.kernel.size(2);
-  at::Tensor y = at::matmul(x, p.kernel.reshape({p.kernel.size(0), -1}));
-  if (p.bias.defined()) y = y + p.bias.reshape({-1});
+  const at::Tensor kernel = autocast(p.kernel), bias = autocast(p.bias);
+  at::Tensor y = at::matmul(x, kernel.reshape({kernel.size(0), -1}));
+  if (bias.defined()) y = y + bias.reshape({-1});
   return y.reshape({x.size(0), x.size(1), num_heads_, depth});
 }
 
@@ -383,7 +384,7 @@ Tensors MultiHeadAttention::call_many(const Tensors& inputs, const Tensors& mask
   const int64_t t = product(query_steps), s = product(value_steps);
 
   // Inputs of higher rank attend over all their middle axes at once, as one flattened sequence.
-  const auto dtype = query_.kernel.scalar_type();
+  const auto dtype = autocast(query_.kernel).scalar_type();
   const at::Tensor q_projected = project(query_in.reshape({batch, t, query_dim_}).to(dtype), query_);
   const at::Tensor q = q_projected / std::sqrt(double(key_dim_));
   const at::Tensor k = project(key_in.reshape({batch, s, key_in_dim_}).to(dtype), key_);
@@ -400,8 +401,9 @@ Tensors MultiHeadAttention::call_many(const Tensors& inputs, const Tensors& mask
       at::matmul(weights, v.permute({0, 2, 1, 3})).permute({0, 2, 1, 3}).reshape({batch, t, -1});
 
   const Shape out_dims(output_.kernel.sizes().begin() + 2, output_.kernel.sizes().end());
-  at::Tensor output = at::matmul(context, output_.kernel.reshape({num_heads_ * value_dim_, -1}));
-  if (output_.bias.defined()) output = output + output_.bias.reshape({-1});
+  const at::Tensor output_kernel = autocast(output_.kernel), output_bias = autocast(output_.bias);
+  at::Tensor output = at::matmul(context, output_kernel.reshape({num_heads_ * value_dim_, -1}));
+  if (output_bias.defined()) output = output + output_bias.reshape({-1});
   Shape output_shape(query_in.sizes().begin(), query_in.sizes().end() - 1);
   output_shape.insert(output_shape.end(), out_dims.begin(), out_dims.end());
   output = output.reshape(output_shape);

@@ -226,9 +226,10 @@ void Conv::build(const Shape& input_shape) {
 }
 
 at::Tensor Conv::call(const at::Tensor& inputs, bool training) {
-  const at::Tensor x = cast_input(inputs, kernel_);
+  const at::Tensor kernel = autocast(kernel_), bias = autocast(bias_);
+  const at::Tensor x = cast_input(inputs, kernel);
   conv_output_sizes(shape_of(x), format_dims(x.sizes()));
-  at::Tensor outputs = from_aten_layout(convolve(to_aten_layout(x), kernel_to_aten(kernel_), bias_, options_.groups));
+  at::Tensor outputs = from_aten_layout(convolve(to_aten_layout(x), kernel_to_aten(kernel), bias, options_.groups));
   return options_.activation.is_linear() ? outputs : options_.activation(outputs);
 }
 
@@ -329,7 +330,8 @@ void ConvTranspose::build(const Shape& input_shape) {
 }
 
 at::Tensor ConvTranspose::call(const at::Tensor& inputs, bool training) {
-  const at::Tensor x = cast_input(inputs, kernel_);
+  const at::Tensor kernel = autocast(kernel_), bias = autocast(bias_);
+  const at::Tensor x = cast_input(inputs, kernel);
   compute_output_shape(shape_of(x));  // rejects an input whose output would be empty
   // The full transposed convolution puts input i, tap t at position i * s + t * d, length (in - 1) * s + k'.
   // TensorFlow's output position is that minus pad_left, where pad_left is the left padding of the forward
@@ -346,7 +348,7 @@ at::Tensor ConvTranspose::call(const at::Tensor& inputs, bool training) {
     symmetric = symmetric && right[i] == left[i];
   }
   const std::vector<int64_t> zeros(rank_, 0);
-  at::Tensor y = at::convolution(to_aten_layout(x), kernel_to_aten(kernel_), at::Tensor(), strides_,
+  at::Tensor y = at::convolution(to_aten_layout(x), kernel_to_aten(kernel), at::Tensor(), strides_,
                                  symmetric ? left : zeros, dilation_rate_, /*transposed=*/true, zeros, 1);
   if (!symmetric) {
     std::vector<int64_t> pads;  // negative pads crop
@@ -359,10 +361,10 @@ at::Tensor ConvTranspose::call(const at::Tensor& inputs, bool training) {
   at::Tensor outputs = from_aten_layout(y);
   // Added after the crop so that appended zero positions get the bias too; channels_first broadcasts it
   // along axis 1.
-  if (bias_.defined()) {
+  if (bias.defined()) {
     std::vector<int64_t> bias_shape{filters_};
     if (channels_first()) bias_shape.resize(rank_ + 1, 1);
-    outputs = outputs + bias_.view(bias_shape);
+    outputs = outputs + bias.view(bias_shape);
   }
   return options_.activation.is_linear() ? outputs : options_.activation(outputs);
 }
@@ -454,10 +456,11 @@ void DepthwiseConv2D::build(const Shape& input_shape) {
 }
 
 at::Tensor DepthwiseConv2D::call(const at::Tensor& inputs, bool training) {
-  const at::Tensor x = cast_input(inputs, depthwise_kernel_);
+  const at::Tensor depthwise_kernel = autocast(depthwise_kernel_), bias = autocast(bias_);
+  const at::Tensor x = cast_input(inputs, depthwise_kernel);
   conv_output_sizes(shape_of(x), format_dims(x.sizes()));
   at::Tensor outputs = from_aten_layout(
-      convolve(to_aten_layout(x), depthwise_to_aten(depthwise_kernel_), bias_, depthwise_kernel_.size(2)));
+      convolve(to_aten_layout(x), depthwise_to_aten(depthwise_kernel), bias, depthwise_kernel.size(2)));
   return options_.activation.is_linear() ? outputs : options_.activation(outputs);
 }
 
@@ -533,11 +536,13 @@ void SeparableConv2D::build(const Shape& input_shape) {
 }
 
 at::Tensor SeparableConv2D::call(const at::Tensor& inputs, bool training) {
-  const at::Tensor x = cast_input(inputs, depthwise_kernel_);
+  const at::Tensor depthwise_kernel = autocast(depthwise_kernel_), pointwise_kernel = autocast(pointwise_kernel_),
+                   bias = autocast(bias_);
+  const at::Tensor x = cast_input(inputs, depthwise_kernel);
   conv_output_sizes(shape_of(x), format_dims(x.sizes()));
   const at::Tensor depthwise =
-      convolve(to_aten_layout(x), depthwise_to_aten(depthwise_kernel_), at::Tensor(), depthwise_kernel_.size(2));
-  const at::Tensor pointwise = at::convolution(depthwise, kernel_to_aten(pointwise_kernel_), bias_, {1, 1}, {0, 0},
+      convolve(to_aten_layout(x), depthwise_to_aten(depthwise_kernel), at::Tensor(), depthwise_kernel.size(2));
+  const at::Tensor pointwise = at::convolution(depthwise, kernel_to_aten(pointwise_kernel), bias, {1, 1}, {0, 0},
                                                {1, 1}, /*transposed=*/false, {0, 0}, 1);
   at::Tensor outputs = from_aten_layout(pointwise);
   return options_.activation.is_linear() ? outputs : options_.activation(outputs);

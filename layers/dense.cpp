@@ -29,13 +29,14 @@ at::Tensor Dense::call(const at::Tensor& inputs, bool training) {
   if (!inputs.is_floating_point())
     throw ValueError(describe() + ": expected a floating-point input, got dtype " + std::string(c10::toString(inputs.scalar_type())));
   // Floating inputs of another precision (float64 data) are cast to the kernel's dtype, as Keras' autocast does.
-  const at::Tensor x = inputs.scalar_type() == kernel_.scalar_type() ? inputs : inputs.to(kernel_.scalar_type());
+  const at::Tensor kernel = autocast(kernel_), bias = autocast(bias_);
+  const at::Tensor x = inputs.scalar_type() == kernel.scalar_type() ? inputs : inputs.to(kernel.scalar_type());
   at::Tensor outputs;
-  if (x.dim() == 2 && bias_.defined()) {
-    outputs = at::addmm(bias_, x, kernel_);  // one fused kernel for the common 2-D case
+  if (x.dim() == 2 && bias.defined()) {
+    outputs = at::addmm(bias, x, kernel);  // one fused kernel for the common 2-D case
   } else {
-    outputs = at::matmul(x, kernel_);
-    if (bias_.defined()) outputs = outputs + bias_;
+    outputs = at::matmul(x, kernel);
+    if (bias.defined()) outputs = outputs + bias;
   }
   return options_.activation.is_linear() ? outputs : options_.activation(outputs);
 }

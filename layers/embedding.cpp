@@ -16,6 +16,7 @@ Embedding::Embedding(int64_t input_dim, int64_t output_dim, EmbeddingOptions opt
     throw ValueError(describe() + ": expected input_dim > 0 and output_dim > 0, got input_dim=" +
                      std::to_string(input_dim_) + ", output_dim=" + std::to_string(output_dim_));
   set_activity_regularizer(options_.activity_regularizer);
+  set_autocast(false);  // as Keras: float indices cast to bfloat16 would no longer be the same whole numbers
 }
 
 void Embedding::build(const Shape& input_shape) {
@@ -48,7 +49,8 @@ at::Tensor Embedding::call(const at::Tensor& inputs, bool training) {
   const at::Tensor indices = indices_of(inputs);
   Shape out_shape(indices.sizes().begin(), indices.sizes().end());
   out_shape.push_back(output_dim_);
-  return at::index_select(embeddings_, 0, indices.reshape({-1})).reshape(out_shape);
+  // Only the gathered rows are cast to the compute dtype, not the whole table (as tf.keras 2's Embedding).
+  return autocast(at::index_select(embeddings_, 0, indices.reshape({-1}))).reshape(out_shape);
 }
 
 Tensors Embedding::compute_mask(const Tensors& inputs, const Tensors& masks) const {

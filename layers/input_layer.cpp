@@ -7,6 +7,7 @@ namespace strata::layers {
 
 InputLayer::InputLayer(Shape shape, InputOptions options)
     : Layer("InputLayer", options.name), dtype_(dtype_from_name(options.dtype)) {
+  set_autocast(false);  // an Input passes data as it comes; the layers after it cast to their compute dtype
   for (int64_t d : shape)
     if (d <= 0 && d != kNone)
       throw ValueError(describe() + ": shape entries must be positive or None, got " + format_dims(shape));

@@ -1,5 +1,6 @@
 #include <ATen/ATen.h>
 #include <nlohmann/json.hpp>
+#include <strata/core/dtype.h>
 #include <strata/core/error.h>
 #include <strata/core/naming.h>
 #include <strata/layers/layer.h>
@@ -10,7 +11,9 @@
 namespace strata {
 
 Layer::Layer(std::string class_name, std::string name)
-    : class_name_(std::move(class_name)), name_(name.empty() ? unique_name(to_snake_case(class_name_)) : name) {}
+    : class_name_(std::move(class_name)),
+      name_(name.empty() ? unique_name(to_snake_case(class_name_)) : name),
+      dtype_policy_(mixed_precision::global_policy()) {}
 
 std::string Layer::describe() const { return class_name_ + " '" + name_ + "'"; }
 
@@ -73,13 +76,15 @@ Tensors Layer::apply(const Tensors& inputs, const Tensors& masks, bool training,
       throw ValueError(describe() + ": input " + std::to_string(i) + " is an undefined tensor");
   if (inputs.size() == 1) check_input(inputs.front());
   if (call_depth == 0) clear_call_records();
+  const Tensors cast = autocast_ ? autocast_inputs(inputs) : Tensors{};
+  const Tensors& used = cast.empty() ? inputs : cast;
   CallDepth depth;
   if (!built_) {
     std::vector<Shape> shapes;
-    for (const auto& input : inputs) shapes.push_back(shape_of(input));
+    for (const auto& input : used) shapes.push_back(shape_of(input));
     ensure_built(shapes);
   }
-  Tensors outputs = call_many(inputs, masks, training);
+  Tensors outputs = call_many(used, masks, training);
   if (outputs.empty()) throw StateError(describe() + ": call returned no outputs");
   output_shape_ = with_batch_none(shape_of(outputs.front()));
   if (activity_regularizer_) {
@@ -87,10 +92,35 @@ Tensors Layer::apply(const Tensors& inputs, const Tensors& masks, bool training,
       if (output.dim() > 0) add_loss((*activity_regularizer_)(output) / static_cast<double>(output.size(0)));
   }
   if (output_masks) {
-    *output_masks = compute_mask(inputs, masks);
+    *output_masks = compute_mask(used, masks);
     output_masks->resize(outputs.size());
   }
   return outputs;
+}
+
+Tensors Layer::autocast_inputs(const Tensors& inputs) const {
+  const at::ScalarType target = compute_dtype();
+  // Under "float32" only half-precision inputs are raised: float64 inputs meet float64 weights in the tests.
+  auto needs_cast = [&](const at::Tensor& t) {
+    if (!t.is_floating_point() || t.scalar_type() == target) return false;
+    return target != at::kFloat || t.scalar_type() == at::kHalf || t.scalar_type() == at::kBFloat16;
+  };
+  if (std::none_of(inputs.begin(), inputs.end(), needs_cast)) return {};
+  Tensors out;
+  for (const auto& t : inputs) out.push_back(needs_cast(t) ? t.to(target) : t);
+  return out;
+}
+
+at::Tensor Layer::autocast(const at::Tensor& weight) const {
+  if (!weight.defined() || !dtype_policy_.is_mixed() || weight.scalar_type() != variable_dtype()) return weight;
+  return weight.to(compute_dtype());
+}
+
+void Layer::set_dtype_policy(const DTypePolicy& policy) {
+  if (built_ && policy.variable_dtype() != dtype_policy_.variable_dtype())
+    throw StateError(describe() + ": cannot change the dtype policy from '" + dtype_policy_.name() + "' to '" +
+                     policy.name() + "' after the layer has built its " + dtype_name(variable_dtype()) + " weights");
+  dtype_policy_ = policy;
 }
 
 at::Tensor Layer::call(const at::Tensor& inputs, bool training) {
@@ -126,10 +156,13 @@ void Layer::build_many(const std::vector<Shape>& input_shapes) {
 }
 
 nlohmann::json Layer::get_config() const {
-  return {{"name", name_}, {"trainable", trainable_}, {"dtype", "float32"}};
+  return {{"name", name_}, {"trainable", trainable_}, {"dtype", dtype_policy_.to_config()}};
 }
 
-void Layer::apply_base_config(const nlohmann::json& config) { set_trainable(config.value("trainable", true)); }
+void Layer::apply_base_config(const nlohmann::json& config) {
+  set_trainable(config.value("trainable", true));
+  if (config.contains("dtype")) set_dtype_policy(DTypePolicy::from_config(config.at("dtype")));
+}
 
 void Layer::set_trainable(bool trainable) {
   trainable_ = trainable;
@@ -143,6 +176,7 @@ at::Tensor Layer::add_weight(const std::string& name, const Shape& shape, const 
     if (d < 0)
       throw ShapeError(describe() + ": weight '" + name + "' needs a fully known shape, got " + format_shape(shape));
   at::Tensor value = (*initializer)(shape, at::kFloat);
+  if (variable_dtype() != at::kFloat) value = value.to(variable_dtype());
   value.requires_grad_(trainable && trainable_);
   variables_.push_back({name, value, trainable, std::move(regularizer), std::move(constraint)});
   return value;

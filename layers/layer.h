@@ -11,6 +11,7 @@
 #include <nlohmann/json_fwd.hpp>
 #include <strata/core/constraints.h>
 #include <strata/core/initializers.h>
+#include <strata/core/mixed_precision.h>
 #include <strata/core/ref.h>
 #include <strata/core/regularizers.h>
 #include <strata/core/shape.h>
@@ -108,6 +109,15 @@ class Layer : public std::enable_shared_from_this<Layer> {
   bool trainable() const { return trainable_; }
   void set_trainable(bool trainable);
 
+  // Keras' dtype policy (core/mixed_precision.h): the global policy when the layer was constructed, unless set
+  // here before the layer builds (Keras' `dtype=` argument). apply() casts floating inputs to compute_dtype()
+  // (Keras' autocast); under the "float32" policy only float16/bfloat16 inputs are cast, so float64 inputs
+  // with float64 weights keep working.
+  const DTypePolicy& dtype_policy() const { return dtype_policy_; }
+  void set_dtype_policy(const DTypePolicy& policy);
+  at::ScalarType compute_dtype() const { return dtype_policy_.compute_dtype(); }
+  at::ScalarType variable_dtype() const { return dtype_policy_.variable_dtype(); }
+
   // Own variables in creation order, then each sub-layer's, recursively.
   std::vector<Variable> variables() const;
   std::vector<at::Tensor> weights() const;
@@ -152,6 +162,14 @@ class Layer : public std::enable_shared_from_this<Layer> {
   // Builds for several inputs; the default accepts exactly one and calls build().
   virtual void build_many(const std::vector<Shape>& input_shapes);
 
+  // A weight as call() uses it: cast to compute_dtype() under a mixed policy (Keras' AutocastVariable), so
+  // gradients flow back through the cast to the float32 variable; unchanged otherwise. Layers that keep their
+  // math in float32 (BatchNormalization, LayerNormalization) read their weights directly instead.
+  at::Tensor autocast(const at::Tensor& weight) const;
+  // Keras' `autocast = False`: apply() leaves this layer's inputs as they come (Embedding's indices, a model's
+  // inputs, which each of its layers casts for itself).
+  void set_autocast(bool autocast) { autocast_ = autocast; }
+
   at::Tensor add_weight(const std::string& name, const Shape& shape,
                         const initializers::Spec& initializer = "glorot_uniform", bool trainable = true,
                         regularizers::Spec regularizer = {}, constraints::Spec constraint = {});
@@ -183,6 +201,8 @@ class Layer : public std::enable_shared_from_this<Layer> {
   using VariableVisitor = std::function<void(const Layer& owner, const Variable& var, bool trainable)>;
   void visit_variables(const VariableVisitor& visit, bool parent_trainable = true) const;
   void collect_call_losses(Tensors& out) const;
+  // The inputs cast to compute_dtype() where autocast applies; empty when none needs a cast.
+  Tensors autocast_inputs(const Tensors& inputs) const;
   void clear_call_records();
   // The shared_ptr a symbolic call records in its node; a temporary (`moving`) is moved into a new one.
   std::shared_ptr<Layer> owner_for_graph(bool moving);
@@ -193,6 +213,8 @@ class Layer : public std::enable_shared_from_this<Layer> {
   bool trainable_ = true;
   bool built_ = false;
   bool supports_masking_ = false;
+  bool autocast_ = true;
+  DTypePolicy dtype_policy_;
   std::vector<Shape> build_input_shapes_;
   Shape output_shape_;
   InputSpec input_spec_;

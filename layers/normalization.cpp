@@ -59,6 +59,13 @@ at::Tensor floating_input(const std::string& who, const at::Tensor& inputs, at::
   return inputs.scalar_type() == dtype ? inputs : inputs.to(dtype);
 }
 
+// Keras 3 normalizes float16/bfloat16 inputs in float32 (their statistics overflow or lose too much in half
+// precision) and hands the result back in the input's dtype, the layer's compute dtype under a mixed policy.
+at::Tensor in_dtype_of(const at::Tensor& inputs, const at::Tensor& out) {
+  const bool half = inputs.scalar_type() == at::kHalf || inputs.scalar_type() == at::kBFloat16;
+  return half && out.scalar_type() != inputs.scalar_type() ? out.to(inputs.scalar_type()) : out;
+}
+
 // Keras writes an axis list of one as a plain int; configs may hold either.
 std::vector<int64_t> json_axes(const nlohmann::json& value) {
   if (value.is_number_integer()) return {value.get<int64_t>()};
@@ -138,7 +145,8 @@ at::Tensor BatchNormalization::call(const at::Tensor& inputs, bool training) {
     out = at::batch_norm(x_cf, gamma_, beta_, moving_mean_, moving_variance_, /*training=*/false, 0.0,
                          options_.epsilon, true);
   }
-  return (axis_ == 1 ? out : out.movedim(1, axis_)).contiguous();  // a no-op for channels_last inputs
+  // contiguous() is a no-op for channels_last inputs
+  return in_dtype_of(inputs, (axis_ == 1 ? out : out.movedim(1, axis_)).contiguous());
 }
 
 nlohmann::json BatchNormalization::get_config() const {
@@ -208,7 +216,7 @@ at::Tensor LayerNormalization::call(const at::Tensor& inputs, bool training) {
   for (int64_t i = 0; i < count; ++i) trailing = trailing && axes_[i] == rank - count + i;
   if (trailing) {
     std::vector<int64_t> normalized_shape(x.sizes().end() - count, x.sizes().end());
-    return at::layer_norm(x, normalized_shape, gamma_, beta_, options_.epsilon, true);
+    return in_dtype_of(inputs, at::layer_norm(x, normalized_shape, gamma_, beta_, options_.epsilon, true));
   }
   const auto [variance, mean] = at::var_mean(x, axes_, /*unbiased=*/false, /*keepdim=*/true);
   at::Tensor out = (x - mean) * at::rsqrt(variance + options_.epsilon);
@@ -216,7 +224,7 @@ at::Tensor LayerNormalization::call(const at::Tensor& inputs, bool training) {
   for (int64_t a : axes_) broadcast[a] = x.size(a);
   if (gamma_.defined()) out = out * gamma_.reshape(broadcast);
   if (beta_.defined()) out = out + beta_.reshape(broadcast);
-  return out;
+  return in_dtype_of(inputs, out);
 }
 
 nlohmann::json LayerNormalization::get_config() const {
@@ -277,7 +285,7 @@ at::Tensor GroupNormalization::call(const at::Tensor& inputs, bool training) {
   // ATen's group_norm takes (N, C, *) with groups of consecutive channels, the grouping Keras' reshape makes.
   const at::Tensor x_cf = axis_ == 1 ? x : x.movedim(axis_, 1);
   const at::Tensor out = at::group_norm(x_cf, options_.groups, gamma_, beta_, options_.epsilon, true);
-  return (axis_ == 1 ? out : out.movedim(1, axis_)).contiguous();
+  return in_dtype_of(inputs, (axis_ == 1 ? out : out.movedim(1, axis_)).contiguous());
 }
 
 nlohmann::json GroupNormalization::get_config() const {

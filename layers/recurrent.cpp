@@ -195,7 +195,8 @@ at::Tensor RNNBase::dropout_mask(int64_t batch, int64_t size, double rate, const
 Tensors RNNBase::call_many(const Tensors& inputs, const Tensors& masks, bool training) {
   const at::Tensor& raw = inputs.front();
   check_sequence(raw);
-  at::Tensor sequence = raw.scalar_type() == kernel_.scalar_type() ? raw : raw.to(kernel_.scalar_type());
+  const at::ScalarType dtype = compute_kernel().scalar_type();
+  at::Tensor sequence = raw.scalar_type() == dtype ? raw : raw.to(dtype);
   Tensors states = initial_states(inputs, sequence);
   at::Tensor mask = checked_mask(masks, sequence);
   const int64_t batch = sequence.size(0);
@@ -248,7 +249,8 @@ RNNBase::Run RNNBase::loop(const at::Tensor& sequence, Tensors states, const at:
 }
 
 at::Tensor RNNBase::project_inputs(const at::Tensor& inputs) const {
-  return bias_.defined() ? at::matmul(inputs, kernel_) + bias_ : at::matmul(inputs, kernel_);
+  const at::Tensor kernel = compute_kernel(), bias = compute_bias();
+  return bias.defined() ? at::matmul(inputs, kernel) + bias : at::matmul(inputs, kernel);
 }
 
 Tensors RNNBase::compute_mask(const Tensors& inputs, const Tensors& masks) const {
@@ -330,18 +332,18 @@ SimpleRNN::SimpleRNN(int64_t units, SimpleRNNOptions options)
 
 Tensors SimpleRNN::step(const at::Tensor& projected, const Tensors& states,
                         const at::Tensor& recurrent_input) const {
-  return {settings().activation(projected + at::matmul(recurrent_input, recurrent_kernel()))};
+  return {settings().activation(projected + at::matmul(recurrent_input, compute_recurrent_kernel()))};
 }
 
 std::optional<RNNBase::Run> SimpleRNN::fused(const at::Tensor& inputs, const Tensors& states) const {
   const std::string& activation = settings().activation.name();
   if (activation != "tanh" && activation != "relu") return std::nullopt;
-  const auto params = torch_params(kernel(), recurrent_kernel(), bias(),
-                                   bias().defined() ? at::zeros_like(bias()) : at::Tensor());
+  const auto params = torch_params(compute_kernel(), compute_recurrent_kernel(), compute_bias(),
+                                   compute_bias().defined() ? at::zeros_like(compute_bias()) : at::Tensor());
   const at::Tensor h0 = states.front().unsqueeze(0);
   auto [sequence, h] = activation == "tanh"
-                           ? at::rnn_tanh(inputs, h0, params, bias().defined(), 1, 0.0, false, false, true)
-                           : at::rnn_relu(inputs, h0, params, bias().defined(), 1, 0.0, false, false, true);
+                           ? at::rnn_tanh(inputs, h0, params, compute_bias().defined(), 1, 0.0, false, false, true)
+                           : at::rnn_relu(inputs, h0, params, compute_bias().defined(), 1, 0.0, false, false, true);
   return Run{.sequence = sequence, .last = h.squeeze(0), .states = {h.squeeze(0)}};
 }
 
@@ -369,7 +371,7 @@ initializers::Spec LSTM::bias_initializer() const {
 Tensors LSTM::step(const at::Tensor& projected, const Tensors& states,
                    const at::Tensor& recurrent_input) const {
   const auto& s = settings();
-  const auto gates = (projected + at::matmul(recurrent_input, recurrent_kernel())).chunk(4, 1);
+  const auto gates = (projected + at::matmul(recurrent_input, compute_recurrent_kernel())).chunk(4, 1);
   const at::Tensor i = s.recurrent_activation(gates[0]);
   const at::Tensor f = s.recurrent_activation(gates[1]);
   const at::Tensor c = f * states[1] + i * s.activation(gates[2]);
@@ -381,10 +383,10 @@ std::optional<RNNBase::Run> LSTM::fused(const at::Tensor& inputs, const Tensors&
   if (settings().activation.name() != "tanh" || settings().recurrent_activation.name() != "sigmoid")
     return std::nullopt;
   // PyTorch's gate order i, f, g, o is Keras' i, f, c, o, so the weights only need transposing.
-  const auto params = torch_params(kernel(), recurrent_kernel(), bias(),
-                                   bias().defined() ? at::zeros_like(bias()) : at::Tensor());
+  const auto params = torch_params(compute_kernel(), compute_recurrent_kernel(), compute_bias(),
+                                   compute_bias().defined() ? at::zeros_like(compute_bias()) : at::Tensor());
   auto [sequence, h, c] = at::lstm(inputs, {states[0].unsqueeze(0), states[1].unsqueeze(0)}, params,
-                                   bias().defined(), 1, 0.0, false, false, true);
+                                   compute_bias().defined(), 1, 0.0, false, false, true);
   return Run{.sequence = sequence, .last = h.squeeze(0), .states = {h.squeeze(0), c.squeeze(0)}};
 }
 
@@ -413,9 +415,9 @@ GRU::GRU(int64_t units, GRUOptions options)
 Shape GRU::bias_shape() const { return reset_after_ ? Shape{2, 3 * units()} : Shape{3 * units()}; }
 
 at::Tensor GRU::project_inputs(const at::Tensor& inputs) const {
-  const at::Tensor projected = at::matmul(inputs, kernel());
-  if (!bias().defined()) return projected;
-  return projected + (reset_after_ ? bias()[0] : bias());
+  const at::Tensor projected = at::matmul(inputs, compute_kernel());
+  if (!compute_bias().defined()) return projected;
+  return projected + (reset_after_ ? compute_bias()[0] : compute_bias());
 }
 
 Tensors GRU::step(const at::Tensor& projected, const Tensors& states,
@@ -426,17 +428,17 @@ Tensors GRU::step(const at::Tensor& projected, const Tensors& states,
   const at::Tensor& h = states[0];
   at::Tensor z, r, candidate;
   if (reset_after_) {
-    at::Tensor recurrent = at::matmul(recurrent_input, recurrent_kernel());
-    if (bias().defined()) recurrent = recurrent + bias()[1];
+    at::Tensor recurrent = at::matmul(recurrent_input, compute_recurrent_kernel());
+    if (compute_bias().defined()) recurrent = recurrent + compute_bias()[1];
     const auto rec = recurrent.chunk(3, 1);
     z = s.recurrent_activation(x[0] + rec[0]);
     r = s.recurrent_activation(x[1] + rec[1]);
     candidate = s.activation(x[2] + r * rec[2]);
   } else {
-    const at::Tensor zr = at::matmul(recurrent_input, recurrent_kernel().narrow(1, 0, 2 * u));
+    const at::Tensor zr = at::matmul(recurrent_input, compute_recurrent_kernel().narrow(1, 0, 2 * u));
     z = s.recurrent_activation(x[0] + zr.narrow(1, 0, u));
     r = s.recurrent_activation(x[1] + zr.narrow(1, u, u));
-    candidate = s.activation(x[2] + at::matmul(r * recurrent_input, recurrent_kernel().narrow(1, 2 * u, u)));
+    candidate = s.activation(x[2] + at::matmul(r * recurrent_input, compute_recurrent_kernel().narrow(1, 2 * u, u)));
   }
   return {z * h + (1 - z) * candidate};
 }
@@ -448,14 +450,14 @@ std::optional<RNNBase::Run> GRU::fused(const at::Tensor& inputs, const Tensors& 
     return std::nullopt;
   const int64_t u = units();
   at::Tensor input_bias, recurrent_bias;
-  if (bias().defined()) {
-    input_bias = swap_first_gates(bias()[0], u, 0);
-    recurrent_bias = swap_first_gates(bias()[1], u, 0);
+  if (compute_bias().defined()) {
+    input_bias = swap_first_gates(compute_bias()[0], u, 0);
+    recurrent_bias = swap_first_gates(compute_bias()[1], u, 0);
   }
-  const auto params = torch_params(swap_first_gates(kernel(), u, 1),
-                                   swap_first_gates(recurrent_kernel(), u, 1), input_bias, recurrent_bias);
+  const auto params = torch_params(swap_first_gates(compute_kernel(), u, 1),
+                                   swap_first_gates(compute_recurrent_kernel(), u, 1), input_bias, recurrent_bias);
   auto [sequence, h] =
-      at::gru(inputs, states.front().unsqueeze(0), params, bias().defined(), 1, 0.0, false, false, true);
+      at::gru(inputs, states.front().unsqueeze(0), params, compute_bias().defined(), 1, 0.0, false, false, true);
   return Run{.sequence = sequence, .last = h.squeeze(0), .states = {h.squeeze(0)}};
 }
 

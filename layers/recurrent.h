@@ -149,6 +149,11 @@ class RNNBase : public Layer {
   const at::Tensor& bias() const { return bias_; }                          // undefined without use_bias
 
  protected:
+  // The weights as the computation uses them: in the compute dtype under a mixed policy (Layer::autocast).
+  at::Tensor compute_kernel() const { return autocast(kernel_); }
+  at::Tensor compute_recurrent_kernel() const { return autocast(recurrent_kernel_); }
+  at::Tensor compute_bias() const { return autocast(bias_); }
+
   RNNBase(std::string class_name, RecurrentSettings settings, std::string name, int64_t gates,
           int64_t num_states);
 

@@ -9,6 +9,7 @@
 #include <strata/models/data_checks.h>
 #include <strata/models/functional_graph.h>
 #include <strata/models/model.h>
+#include <strata/optimizers/loss_scale_optimizer.h>
 
 #include <algorithm>
 
@@ -39,6 +40,14 @@ Batch slice(const Batch& data, int64_t begin, int64_t size) {
 
 Tensors detached(const Tensors& tensors) {
   return map_tensors(tensors, [](const at::Tensor& t) { return t.detach(); });
+}
+
+// Losses and metrics compute in float32, as Keras 3's cast y_pred to their float32 dtype: a mixed-precision
+// model's float16/bfloat16 outputs are raised first.
+Tensors in_float32(const Tensors& y_pred) {
+  return map_tensors(y_pred, [](const at::Tensor& t) {
+    return t.scalar_type() == at::kHalf || t.scalar_type() == at::kBFloat16 ? t.to(at::kFloat) : t;
+  });
 }
 
 // "x", or "x[1] (in_b)" when there are several: the position, and the input's or output's name when known.
@@ -81,6 +90,7 @@ at::Tensor class_sample_weights(const std::string& who, const at::Tensor& y, con
 }  // namespace
 
 Model::Model(std::string class_name, std::string name) : Layer(std::move(class_name), std::move(name)) {
+  set_autocast(false);  // as Keras 3's Functional: each layer casts its own inputs to its own compute dtype
   // Temporaries of the library's models can join a functional graph (see layers/registry.h).
   static const bool registered = (layers::register_layer_type<Model>(), true);
   (void)registered;
@@ -152,6 +162,9 @@ void Model::compile(CompileOptions options) {
   auto loss = std::make_unique<CompiledLoss>(std::move(options.loss), std::move(options.loss_weights));
   auto metrics = std::make_unique<CompiledMetrics>(std::move(options.metrics), std::move(options.weighted_metrics));
   optimizer_ = options.optimizer.ptr();
+  // Keras wraps the optimizer for dynamic loss scaling when the model's policy is mixed_float16.
+  if (dtype_policy().name() == "mixed_float16" && !dynamic_cast<optimizers::LossScaleOptimizer*>(optimizer_.get()))
+    optimizer_ = std::make_shared<optimizers::LossScaleOptimizer>(optimizer_);
   compiled_loss_ = std::move(loss);
   compiled_metrics_ = std::move(metrics);
   added_metrics_.clear();
@@ -323,7 +336,7 @@ at::Tensor Model::compute_loss(const Batch& batch, const Tensors& y_pred, const 
   require_compiled("compute_loss()");
   resolve_compiled(batch, y_pred);
   at::Tensor total;
-  if (compiled_loss_->given()) total = (*compiled_loss_)(batch.y, y_pred, batch.sample_weight, masks);
+  if (compiled_loss_->given()) total = (*compiled_loss_)(batch.y, in_float32(y_pred), batch.sample_weight, masks);
   for (const auto& penalty : losses())  // regularizers and add_loss(), as Keras adds them
     total = total.defined() ? total + penalty : penalty;
   if (!total.defined())
@@ -337,7 +350,7 @@ at::Tensor Model::compute_loss(const Batch& batch, const Tensors& y_pred, const 
 void Model::compute_metrics(const Batch& batch, const Tensors& y_pred, const Tensors& masks) {
   require_compiled("compute_metrics()");
   resolve_compiled(batch, y_pred);
-  compiled_metrics_->update_state(batch.y, y_pred, batch.sample_weight, masks);
+  compiled_metrics_->update_state(batch.y, in_float32(y_pred), batch.sample_weight, masks);
   at::NoGradGuard no_grad;
   for (const auto& [name, value] : call_metrics()) {
     auto it = std::find_if(added_metrics_.begin(), added_metrics_.end(),
