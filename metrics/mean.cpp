@@ -42,8 +42,12 @@ void align_ranks(at::Tensor& a, at::Tensor& b) {
 
 }  // namespace
 
+at::Tensor floating_predictions(const at::Tensor& y_pred) {
+  return y_pred.is_floating_point() ? y_pred : y_pred.to(at::kFloat);
+}
+
 std::pair<at::Tensor, at::Tensor> same_rank(const at::Tensor& y_true, const at::Tensor& y_pred) {
-  at::Tensor pred = y_pred.is_floating_point() ? y_pred : y_pred.to(at::kFloat);
+  at::Tensor pred = floating_predictions(y_pred);
   at::Tensor truth = y_true.to(pred.scalar_type());
   align_ranks(truth, pred);
   return {truth, pred};

@@ -5,6 +5,7 @@
 #include <strata/losses/loss.h>
 #include <strata/metrics/metric.h>
 
+#include <concepts>
 #include <functional>
 #include <utility>
 
@@ -17,6 +18,8 @@ namespace strata::metrics {
 // ends in 1, a rank-1 partner gains a trailing 1, otherwise the 1 is squeezed. y_true is cast to y_pred's
 // floating type.
 std::pair<at::Tensor, at::Tensor> same_rank(const at::Tensor& y_true, const at::Tensor& y_pred);
+// y_pred as the metrics compute with it: integer predictions become float32, floating ones stay as they are.
+at::Tensor floating_predictions(const at::Tensor& y_pred);
 
 struct SamplewiseValues {
   at::Tensor values;
@@ -92,5 +95,15 @@ class MeanMetricWrapper : public PredictionMetric {
   std::shared_ptr<losses::Loss> loss_;
   Mean mean_;
 };
+
+// The per-sample values of `loss` (its call(), no reduction) as a metric function, so a metric and the loss
+// of the same name share one formula. Integer predictions are made floating first, as same_rank does.
+template <class L>
+  requires std::derived_from<L, losses::Loss>
+MeanMetricWrapper::Fn per_sample_loss(L loss) {
+  return [loss = std::move(loss)](const at::Tensor& y_true, const at::Tensor& y_pred) {
+    return loss.call(y_true, floating_predictions(y_pred));
+  };
+}
 
 }  // namespace strata::metrics

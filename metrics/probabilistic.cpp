@@ -7,15 +7,6 @@
 namespace strata::metrics {
 namespace {
 
-constexpr double kEpsilon = losses::kEpsilon;
-
-template <class L>
-MeanMetricWrapper::Fn per_sample(L loss) {
-  return [loss = std::move(loss)](const at::Tensor& y_true, const at::Tensor& y_pred) {
-    return loss.call(y_true, y_pred);
-  };
-}
-
 // Only -1 (the last axis) is supported, as for the losses; Keras' other axes would need a transpose.
 void check_axis(const nlohmann::json& config, const std::string& who) {
   if (config.contains("axis") && config.at("axis").get<int64_t>() != -1)
@@ -25,22 +16,14 @@ void check_axis(const nlohmann::json& config, const std::string& who) {
 }  // namespace
 
 KLDivergence::KLDivergence(std::string name)
-    : MeanMetricWrapper("KLDivergence", std::move(name), [](const at::Tensor& y_true, const at::Tensor& y_pred) {
-        auto [truth, pred] = same_rank(y_true, y_pred);
-        truth = at::clamp(truth, kEpsilon, 1.0);
-        pred = at::clamp(pred, kEpsilon, 1.0);
-        return (truth * at::log(truth / pred)).sum(-1);
-      }) {}
+    : MeanMetricWrapper("KLDivergence", std::move(name), per_sample_loss(losses::KLDivergence())) {}
 
 KLDivergence KLDivergence::from_config(const nlohmann::json& config) {
   return KLDivergence(config.value("name", std::string("kl_divergence")));
 }
 
 Poisson::Poisson(std::string name)
-    : MeanMetricWrapper("Poisson", std::move(name), [](const at::Tensor& y_true, const at::Tensor& y_pred) {
-        auto [truth, pred] = same_rank(y_true, y_pred);
-        return (pred - truth * at::log(pred + kEpsilon)).mean(-1);
-      }) {}
+    : MeanMetricWrapper("Poisson", std::move(name), per_sample_loss(losses::Poisson())) {}
 
 Poisson Poisson::from_config(const nlohmann::json& config) {
   return Poisson(config.value("name", std::string("poisson")));
@@ -48,7 +31,7 @@ Poisson Poisson::from_config(const nlohmann::json& config) {
 
 BinaryCrossentropy::BinaryCrossentropy(BinaryCrossentropyOptions options)
     : MeanMetricWrapper("BinaryCrossentropy", options.name,
-                        per_sample(losses::BinaryCrossentropy(
+                        per_sample_loss(losses::BinaryCrossentropy(
                             {.from_logits = options.from_logits, .label_smoothing = options.label_smoothing}))),
       options_(std::move(options)) {}
 
@@ -67,7 +50,7 @@ BinaryCrossentropy BinaryCrossentropy::from_config(const nlohmann::json& config)
 
 CategoricalCrossentropy::CategoricalCrossentropy(CategoricalCrossentropyOptions options)
     : MeanMetricWrapper("CategoricalCrossentropy", options.name,
-                        per_sample(losses::CategoricalCrossentropy(
+                        per_sample_loss(losses::CategoricalCrossentropy(
                             {.from_logits = options.from_logits, .label_smoothing = options.label_smoothing}))),
       options_(std::move(options)) {}
 
@@ -88,7 +71,7 @@ CategoricalCrossentropy CategoricalCrossentropy::from_config(const nlohmann::jso
 
 SparseCategoricalCrossentropy::SparseCategoricalCrossentropy(SparseCategoricalCrossentropyOptions options)
     : MeanMetricWrapper("SparseCategoricalCrossentropy", options.name,
-                        per_sample(losses::SparseCategoricalCrossentropy({.from_logits = options.from_logits}))),
+                        per_sample_loss(losses::SparseCategoricalCrossentropy({.from_logits = options.from_logits}))),
       options_(std::move(options)) {}
 
 nlohmann::json SparseCategoricalCrossentropy::get_config() const {

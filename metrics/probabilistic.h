@@ -1,6 +1,6 @@
 #pragma once
 // Probabilistic metrics (Keras' probabilistic_metrics): the running mean of a per-sample divergence or
-// cross-entropy. The cross-entropies use the matching loss's per-sample values.
+// cross-entropy: the per-sample values of the loss of the same name.
 
 #include <strata/metrics/mean.h>
 

@@ -5,88 +5,57 @@
 #include <strata/losses/regression.h>
 #include <strata/metrics/regression.h>
 
-#include <cmath>
-
 namespace strata::metrics {
 namespace {
-
-constexpr double kEpsilon = losses::kEpsilon;
 
 std::string config_name(const nlohmann::json& config, const std::string& fallback) {
   return config.value("name", fallback);
 }
 
-// The per-sample values of a loss, so the metric and the loss cannot disagree.
-template <class L>
-MeanMetricWrapper::Fn per_sample_loss() {
-  return [loss = L()](const at::Tensor& y_true, const at::Tensor& y_pred) { return loss.call(y_true, y_pred); };
-}
-
-at::Tensor mean_absolute_percentage_error(const at::Tensor& y_true, const at::Tensor& y_pred) {
-  auto [truth, pred] = same_rank(y_true, y_pred);
-  return 100.0 * ((truth - pred) / at::clamp_min(truth.abs(), kEpsilon)).abs().mean(-1);
-}
-
-at::Tensor mean_squared_logarithmic_error(const at::Tensor& y_true, const at::Tensor& y_pred) {
-  auto [truth, pred] = same_rank(y_true, y_pred);
-  return (at::log(at::clamp_min(pred, kEpsilon) + 1.0) - at::log(at::clamp_min(truth, kEpsilon) + 1.0))
-      .square()
-      .mean(-1);
-}
-
-at::Tensor log_cosh(const at::Tensor& y_true, const at::Tensor& y_pred) {
-  auto [truth, pred] = same_rank(y_true, y_pred);
-  at::Tensor x = pred - truth;
-  return (x + at::softplus(-2.0 * x) - std::log(2.0)).mean(-1);
-}
-
-// Keras' normalize: x / max(||x||, 1e-7) along `axis`.
-at::Tensor l2_normalize(const at::Tensor& x, int64_t axis) {
-  return x * at::clamp_max(at::rsqrt(x.square().sum(axis, true)), 1.0 / kEpsilon);
-}
-
 }  // namespace
 
 MeanSquaredError::MeanSquaredError(std::string name)
-    : MeanMetricWrapper("MeanSquaredError", std::move(name), per_sample_loss<losses::MeanSquaredError>()) {}
+    : MeanMetricWrapper("MeanSquaredError", std::move(name), per_sample_loss(losses::MeanSquaredError())) {}
 
 MeanSquaredError MeanSquaredError::from_config(const nlohmann::json& config) {
   return MeanSquaredError(config_name(config, "mean_squared_error"));
 }
 
 MeanAbsoluteError::MeanAbsoluteError(std::string name)
-    : MeanMetricWrapper("MeanAbsoluteError", std::move(name), per_sample_loss<losses::MeanAbsoluteError>()) {}
+    : MeanMetricWrapper("MeanAbsoluteError", std::move(name), per_sample_loss(losses::MeanAbsoluteError())) {}
 
 MeanAbsoluteError MeanAbsoluteError::from_config(const nlohmann::json& config) {
   return MeanAbsoluteError(config_name(config, "mean_absolute_error"));
 }
 
 MeanAbsolutePercentageError::MeanAbsolutePercentageError(std::string name)
-    : MeanMetricWrapper("MeanAbsolutePercentageError", std::move(name), mean_absolute_percentage_error) {}
+    : MeanMetricWrapper("MeanAbsolutePercentageError", std::move(name),
+                        per_sample_loss(losses::MeanAbsolutePercentageError())) {}
 
 MeanAbsolutePercentageError MeanAbsolutePercentageError::from_config(const nlohmann::json& config) {
   return MeanAbsolutePercentageError(config_name(config, "mean_absolute_percentage_error"));
 }
 
 MeanSquaredLogarithmicError::MeanSquaredLogarithmicError(std::string name)
-    : MeanMetricWrapper("MeanSquaredLogarithmicError", std::move(name), mean_squared_logarithmic_error) {}
+    : MeanMetricWrapper("MeanSquaredLogarithmicError", std::move(name),
+                        per_sample_loss(losses::MeanSquaredLogarithmicError())) {}
 
 MeanSquaredLogarithmicError MeanSquaredLogarithmicError::from_config(const nlohmann::json& config) {
   return MeanSquaredLogarithmicError(config_name(config, "mean_squared_logarithmic_error"));
 }
 
-LogCoshError::LogCoshError(std::string name) : MeanMetricWrapper("LogCoshError", std::move(name), log_cosh) {}
+LogCoshError::LogCoshError(std::string name)
+    : MeanMetricWrapper("LogCoshError", std::move(name), per_sample_loss(losses::LogCosh())) {}
 
 LogCoshError LogCoshError::from_config(const nlohmann::json& config) {
   return LogCoshError(config_name(config, "logcosh"));
 }
 
+// Keras' metric is the loss negated: +1 when y_true and y_pred point the same way.
 CosineSimilarity::CosineSimilarity(CosineSimilarityOptions options)
     : MeanMetricWrapper("CosineSimilarity", std::move(options.name),
-                        [axis = options.axis](const at::Tensor& y_true, const at::Tensor& y_pred) {
-                          auto [truth, pred] = same_rank(y_true, y_pred);
-                          return (l2_normalize(truth, axis) * l2_normalize(pred, axis)).sum(axis);
-                        }),
+                        [fn = per_sample_loss(losses::CosineSimilarity({.axis = options.axis}))](
+                            const at::Tensor& y_true, const at::Tensor& y_pred) { return -fn(y_true, y_pred); }),
       axis_(options.axis) {}
 
 nlohmann::json CosineSimilarity::get_config() const {
