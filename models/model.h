@@ -79,6 +79,16 @@ struct PredictOptions {
   std::vector<CallbackRef> callbacks;
 };
 
+// Keras' load_weights(filepath, skip_mismatch=, by_name=).
+struct LoadWeightsOptions {
+  bool by_name = false;        // legacy .h5 files: match layer groups by layer name instead of by order
+  bool skip_mismatch = false;  // skip (and report) layers whose weight count or shapes differ
+};
+
+struct SaveOptions {
+  bool include_optimizer = true;  // also store the compile configuration and the optimizer's state
+};
+
 class Model : public Layer {
  public:
   // For subclasses: `class_name` names one in summaries and configs; the default name is its snake_case form.
@@ -153,6 +163,19 @@ class Model : public Layer {
   Logs metric_logs() const;
   void reset_metrics();
   const callbacks::History& history() const { return history_; }
+
+  // Saving (savedmodel/), in Keras' formats; the file name picks the format, as in Keras:
+  //   save_weights: "x.weights.h5" is Keras 3's layout, any other "*.h5" the legacy tf.keras layout;
+  //   save: "m.keras" is Keras 3's zip archive, "m.h5" the legacy whole-model HDF5 file.
+  // Files are written to a temporary name in the same directory and renamed when complete, so a crash
+  // leaves the previous file intact.
+  void save_weights(const std::string& filepath) const;
+  // Reads either weights layout (or the weights of a whole-model file). Every weight is checked before any is
+  // copied, so a failed load leaves the model as it was; errors name the file, the layer and the weight.
+  void load_weights(const std::string& filepath, LoadWeightsOptions options = {});
+  void save(const std::string& filepath, SaveOptions options = {}) const;
+  // Keras' model.to_json(): the serialized model config (savedmodel/saving.h reads it back).
+  std::string to_json() const;
 
   // Set by a callback to end fit() after the current batch.
   bool stop_training = false;
