@@ -27,7 +27,7 @@ TEST_CASE("hdf5: datasets of every supported dtype come back with their values, 
       at::arange(0, 250, 7, at::kByte),
       at::arange(-5, 5, at::kChar),
       at::arange(-5, 5, at::kShort),
-      at::tensor({true, false, true}),
+      at::tensor({1, 0, 1}).to(at::kBool),
       at::scalar_tensor(2.5, at::kFloat),  // 0-d: a scalar dataset
       at::zeros({0, 3}),
       at::randn({4, 3}).t(),  // not contiguous: written in logical (row-major) order
