@@ -83,7 +83,8 @@ void write_legacy_weights(h5::Group& group, const Model& model) {
   }
   // The model's own variables (a subclassed model's add_weight); empty for Sequential and functional models.
   std::vector<std::pair<std::string, at::Tensor>> own;
-  for (const auto& var : model.keras3_weight_groups().front().variables)
+  const auto groups = model.keras3_weight_groups();
+  for (const auto& var : groups.front().variables)
     own.emplace_back(model.name() + "/" + var.name + ":0", var.value);
   h5::Group top = group.create_group("top_level_model_weights");
   write_layer(top, own);
@@ -170,14 +171,23 @@ PendingWeights read_legacy_weights(const h5::Group& root, const Model& model, co
   if (!own.empty() && group.is_group("top_level_model_weights")) {
     const auto top = group.group("top_level_model_weights");
     const auto names = top.string_list_attribute("weight_names");
+    std::vector<std::string> problems;
+    PendingWeights top_pending;
     if (names.size() != own.size())
-      errors.push_back(model.describe() + ": expected " + std::to_string(own.size()) +
-                       " top-level weights, the file has " + std::to_string(names.size()));
+      problems.push_back("expected " + std::to_string(own.size()) + " top-level weights, the file has " +
+                         std::to_string(names.size()));
     for (size_t i = 0; i < names.size() && names.size() == own.size(); ++i) {
       const at::Tensor value = top.read_dataset(names[i]);
       const std::string wrong = PendingWeights::mismatch(own[i].value, value);
-      if (wrong.empty()) pending.add(own[i].value, value);
-      else errors.push_back(model.describe() + ", top-level weight '" + names[i] + "': " + wrong);
+      if (wrong.empty()) top_pending.add(own[i].value, value);
+      else problems.push_back("top-level weight '" + names[i] + "': " + wrong);
+    }
+    if (problems.empty()) pending.append(std::move(top_pending));
+    for (const auto& problem : problems) {
+      if (options.skip_mismatch)
+        std::cerr << "WARNING: load_weights(" << file << "): skipping " << model.describe() << ": " << problem << "\n";
+      else
+        errors.push_back(model.describe() + ": " + problem);
     }
   }
   if (!errors.empty())

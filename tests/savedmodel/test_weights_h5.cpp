@@ -231,3 +231,39 @@ TEST_CASE("save_weights/load_weights reject bad names, unbuilt models and bad fi
   write_legacy(dir.file("nob.h5"), false, true);
   expect_load_error(dir.file("nob.h5"), {"layer 'b' is listed in layer_names but has no group"});
 }
+
+namespace {
+
+// A subclassed model with a variable of its own (Keras' top_level_model_weights / the root `vars`).
+class ScaledDense : public Model {
+ public:
+  ScaledDense() : Model("ScaledDense") {
+    dense_ = track(layers::Dense(2));
+    scale_ = add_weight("scale", {2}, "ones");
+  }
+  at::Tensor call(const at::Tensor& x, bool training) override { return (*dense_)(x, training) * scale_; }
+
+ private:
+  std::shared_ptr<layers::Dense> dense_;
+  at::Tensor scale_;
+};
+
+}  // namespace
+
+TEST_CASE("a subclassed model's own variables round-trip in both layouts", "[savedmodel][roundtrip]") {
+  TempDir dir;
+  const at::Tensor x = at::randn({3, 4});
+  for (const std::string name : {"s.h5", "s.weights.h5"}) {
+    ScaledDense source, target;
+    source(x);
+    target(x);
+    test_support::randomize(source, 8);
+    source.save_weights(dir.file(name));
+    target.load_weights(dir.file(name));
+    CHECK(same_weights(target, source.get_weights()));
+    CHECK(at::equal(target(x), source(x)));
+  }
+  auto file = h5::File::open_read_only(dir.file("s.h5"));
+  CHECK(file.group("top_level_model_weights").string_list_attribute("weight_names").size() == 1);
+  CHECK(h5::File::open_read_only(dir.file("s.weights.h5")).dataset_shape("vars/0") == std::vector<int64_t>{2});
+}
