@@ -45,8 +45,9 @@ class Group {
   Group require_group(const std::string& path);       // opens it, or creates it when absent
   std::vector<std::string> children() const;          // link names, in HDF5's name order
 
-  // Datasets: contiguous, native little-endian. float32/float64/float16 (as IEEE half)/int8/int16/int32/int64/
-  // uint8 and bool (an int8 enum FALSE/TRUE, as h5py). A 0-d tensor is a scalar dataset.
+  // Datasets: contiguous, native little-endian: float32, float64, int8, int16, int32, int64, uint8 and bool (an int8
+  // enum FALSE/TRUE, as h5py). A 0-d tensor is a scalar dataset. Reading also accepts float16 (as at::kHalf) and
+  // unsigned 16-64-bit integers (as int64).
   void write_dataset(const std::string& path, const at::Tensor& value);
   at::Tensor read_dataset(const std::string& path) const;
   std::vector<int64_t> dataset_shape(const std::string& path) const;
