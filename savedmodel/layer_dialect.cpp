@@ -46,8 +46,10 @@ void adjust_keras2(const std::string& class_name, json& config) {
     config["alpha"] = config["negative_slope"];
     config.erase("negative_slope");
   }
-  if (class_name == "SimpleRNN" || class_name == "LSTM" || class_name == "GRU") config.erase("seed");
+  if (class_name == "SimpleRNN" || class_name == "LSTM" || class_name == "GRU" || class_name == "MultiHeadAttention")
+    config.erase("seed");
   if (class_name == "Resizing" || class_name == "CenterCrop") {
+    config.erase("antialias");
     config.erase("data_format");
     config.erase("pad_to_aspect_ratio");
     config.erase("fill_mode");
@@ -59,8 +61,13 @@ void adjust_keras2(const std::string& class_name, json& config) {
   }
 }
 
-// Keras 3 reads InputLayer's `batch_shape` and adds `optional`.
+// Keras 3 reads InputLayer's `batch_shape` and adds `optional`; its SpatialDropout layers take no `trainable`
+// argument and write their dtype as a plain string.
 void adjust_keras3(const std::string& class_name, json& config) {
+  if (class_name.rfind("SpatialDropout", 0) == 0) {
+    config.erase("trainable");
+    config["dtype"] = dtype_keras2(config["dtype"]);
+  }
   if (class_name == "InputLayer") {
     if (config.contains("batch_input_shape")) {
       config["batch_shape"] = config["batch_input_shape"];

@@ -50,6 +50,15 @@ json envelope(const Layer& layer, json config, KerasDialect dialect) {
   return out;
 }
 
+// tf.keras 2's MultiHeadAttention.from_config reads the input shapes it was built for (null when unbuilt).
+void add_attention_shapes(const Layer& layer, json& config) {
+  const auto& shapes = layer.build_input_shapes();
+  auto shape_at = [&](size_t i) { return i < shapes.size() ? shape_json(with_batch_none(shapes[i])) : json(nullptr); };
+  config["query_shape"] = shape_at(0);
+  config["value_shape"] = shapes.size() > 1 ? shape_at(1) : shape_at(0);
+  config["key_shape"] = shapes.size() > 2 ? shape_at(2) : config["value_shape"];
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Writing a functional graph
 
@@ -422,7 +431,9 @@ json serialize_layer(const Layer& layer, KerasDialect dialect) {
     out["registered_name"] = "Functional";
     return out;
   }
-  return envelope(layer, config_to_dialect(layer.class_name(), layer.get_config(), dialect), dialect);
+  json config = config_to_dialect(layer.class_name(), layer.get_config(), dialect);
+  if (dialect == KerasDialect::kKeras2 && layer.class_name() == "MultiHeadAttention") add_attention_shapes(layer, config);
+  return envelope(layer, std::move(config), dialect);
 }
 
 std::shared_ptr<Layer> deserialize_layer(const json& spec) {

@@ -207,7 +207,8 @@ def main():
             else:
                 result["to_strata"] = "ok"
 
-    name = f"Keras {keras.__version__}" if version == 3 else f"tf.keras {keras.__version__}"
+    import keras as keras_package
+    name = f"Keras {keras_package.__version__}" if version == 3 else f"tf.keras {keras_package.__version__}"
     print(f"{'case':40s} Strata->{name:22s} {name}->Strata")
     failed = 0
     for case_id, result in results.items():
