@@ -104,6 +104,15 @@ CASES = [
     ("GRU", L("GRU", units=3), SEQ),
     ("Bidirectional", L("Bidirectional", layer={"class_name": "LSTM", "config": {"units": 3}}), SEQ),
     ("TimeDistributed", L("TimeDistributed", layer={"class_name": "Dense", "config": {"units": 2}}), SEQ),
+    # Non-default arguments: nested initializer, regularizer and constraint objects; renamed keys; extra inputs.
+    ("Dense (regularized, constrained)", L("Dense", units=3, bias_initializer={"class_name": "Constant", "config": {"value": 0.5}},
+                                           kernel_regularizer={"class_name": "L2", "config": {"l2": 0.02}},
+                                           activity_regularizer={"class_name": "L1", "config": {"l1": 0.01}},
+                                           kernel_constraint={"class_name": "MaxNorm", "config": {"max_value": 2.0, "axis": 0}}), VEC),
+    ("LeakyReLU (slope 0.2)", L("LeakyReLU", negative_slope=0.2), VEC),
+    ("LSTM (initial state)", L("LSTM", units=3), [[5, 4], [3], [3]]),
+    ("MultiHeadAttention (key)", L("MultiHeadAttention", num_heads=2, key_dim=3), [[3, 4], [5, 4], [5, 2]]),
+    ("GRU (return_state)", L("GRU", units=3, return_state=True), SEQ),
 ]
 
 MODEL_CASES = [
@@ -114,6 +123,8 @@ MODEL_CASES = [
     {"id": "model:nested Sequential called twice", "inputs": VEC * 2,
      "nested_twice": [{"class_name": "Dense", "config": {"units": 3, "name": "inner_dense"}}],
      "merge": {"class_name": "Add", "config": {"name": "sum"}}},
+    {"id": "model:shared layer, two outputs", "inputs": VEC * 2,
+     "shared": {"class_name": "Dense", "config": {"units": 3, "name": "shared"}}},
 ]
 
 
@@ -142,7 +153,9 @@ def keras_model_from_case(keras, case, version):
               for i, s in enumerate(case["inputs"])]
     layer = keras.layers.deserialize(with_module(case["layer"]) if version == 3 else case["layer"])
     if case["layer"]["class_name"] == "MultiHeadAttention":
-        out = layer(inputs[0], inputs[1])
+        out = layer(inputs[0], inputs[1], key=inputs[2] if len(inputs) > 2 else None)
+    elif case["layer"]["class_name"] in ("LSTM", "GRU", "SimpleRNN") and len(inputs) > 1:
+        out = layer(inputs[0], initial_state=inputs[1:])
     else:
         out = layer(inputs if len(inputs) > 1 else inputs[0])
     return keras.Model(inputs, out, name="m")

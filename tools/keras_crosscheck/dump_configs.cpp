@@ -43,8 +43,8 @@ std::vector<SymbolicTensor> case_inputs(const json& c) {
   return inputs;
 }
 
-// One layer called on the case's inputs, or a Sequential of the case's layers, or a functional model that
-// calls a nested Sequential twice.
+// One layer called on the case's inputs, or a Sequential of the case's layers, a functional model that calls a
+// nested Sequential twice, or one shared layer called on two inputs.
 std::shared_ptr<Model> build_case(const json& c) {
   if (c.contains("sequential")) {
     std::vector<LayerRef> stack{Input(shape_from(c["inputs"][0]), {.name = "in_0"})};
@@ -60,9 +60,12 @@ std::shared_ptr<Model> build_case(const json& c) {
     auto b = (*inner)(inputs[1]);
     return std::make_shared<Model>(inputs, std::vector<SymbolicTensor>{layers::deserialize(c["merge"])->operator()({a, b})}, "m");
   }
+  if (c.contains("shared")) {
+    auto shared = layers::deserialize(c["shared"]);
+    return std::make_shared<Model>(inputs, std::vector<SymbolicTensor>{(*shared)(inputs[0]), (*shared)(inputs[1])}, "m");
+  }
   auto layer = layers::deserialize(c.at("layer"));
-  std::vector<SymbolicTensor> outputs = call_symbolic(layer, inputs);
-  return std::make_shared<Model>(inputs, std::vector<SymbolicTensor>{outputs.front()}, "m");
+  return std::make_shared<Model>(inputs, call_symbolic(layer, inputs), "m");
 }
 
 json write_case(const json& c) {
