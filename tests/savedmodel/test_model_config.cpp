@@ -261,3 +261,37 @@ TEST_CASE("a registered custom layer saves and loads like a built-in", "[config]
   auto y = Scale(0.5)(x);
   CHECK(y.layer()->class_name() == "Scale");
 }
+
+TEST_CASE("tf.keras 2 configs: nested models' calls count from 1, MultiHeadAttention's value and RNN states", "[config]") {
+  // As tf.keras 2.15 writes them (checked with its model.to_json()): a nested model built from an Input has a
+  // first node of its own, which the config skips, so its two calls are nodes 1 and 2; MultiHeadAttention's
+  // value is a kwarg; an LSTM's initial states follow its input in the node.
+  const json k2 = json::parse(R"({"class_name":"Functional","config":{"name":"m","layers":[
+    {"class_name":"InputLayer","name":"q","inbound_nodes":[],"config":{"batch_input_shape":[null,3,4],"dtype":"float32","name":"q"}},
+    {"class_name":"InputLayer","name":"v","inbound_nodes":[],"config":{"batch_input_shape":[null,5,4],"dtype":"float32","name":"v"}},
+    {"class_name":"InputLayer","name":"s","inbound_nodes":[],"config":{"batch_input_shape":[null,3],"dtype":"float32","name":"s"}},
+    {"class_name":"InputLayer","name":"x","inbound_nodes":[],"config":{"batch_input_shape":[null,4],"dtype":"float32","name":"x"}},
+    {"class_name":"MultiHeadAttention","name":"mha","inbound_nodes":[[["q",0,0,{"value":["v",0,0]}]]],
+     "config":{"name":"mha","num_heads":2,"key_dim":3,"query_shape":[null,3,4],"key_shape":[null,5,4],"value_shape":[null,5,4]}},
+    {"class_name":"LSTM","name":"lstm","inbound_nodes":[[["q",0,0,{}],["s",0,0,{}],["s",0,0,{}]]],"config":{"name":"lstm","units":3}},
+    {"class_name":"Sequential","name":"inner","inbound_nodes":[[["x",0,0,{}]],[["x",0,0,{}]]],
+     "config":{"name":"inner","layers":[{"class_name":"InputLayer","config":{"batch_input_shape":[null,4],"name":"input_1"}},
+                                        {"class_name":"Dense","config":{"name":"dense","units":2}}]}}],
+    "input_layers":[["q",0,0],["v",0,0],["s",0,0],["x",0,0]],
+    "output_layers":[["mha",0,0],["lstm",0,0],["inner",1,0],["inner",2,0]]}})");
+  auto model = models::model_from_config(k2);
+  CHECK(structure_of(*model) == std::vector<std::string>{"InputLayer q", "  node:", "InputLayer v", "  node:", "InputLayer s",
+                                                         "  node:", "InputLayer x", "  node:", "MultiHeadAttention mha",
+                                                         "  node: q[0][0] v[0][0]", "LSTM lstm", "  node: q[0][0] s[0][0] s[0][0]",
+                                                         "Sequential inner", "  node: x[0][0]", "  node: x[0][0]"});
+  CHECK(model->output_names() == std::vector<std::string>{"mha", "lstm", "inner", "inner_1"});
+  // Written back in the same dialect, the numbering is tf.keras 2's again.
+  const json again = models::serialize_model(*model, KerasDialect::kKeras2);
+  CHECK(again["config"]["output_layers"] == k2["config"]["output_layers"]);
+  CHECK(again["config"]["layers"][4]["inbound_nodes"] == k2["config"]["layers"][4]["inbound_nodes"]);
+  CHECK(again["config"]["layers"][5]["inbound_nodes"] == k2["config"]["layers"][5]["inbound_nodes"]);
+  // Node 0 of such a nested model is its own internal node, which no config may reference.
+  json bad = k2;
+  bad["config"]["output_layers"][2] = json::parse(R"(["inner",0,0])");
+  CHECK_THROWS_WITH(models::model_from_config(bad), Catch::Matchers::Contains("node index 0 of nested model 'inner'"));
+}
