@@ -93,6 +93,27 @@ class Scale : public Layer {
 
 STRATA_REGISTER_LAYER(Scale, my_package);
 
+// A Model subclass with its own config: two Dense layers of `units`, the second fed the first's tanh.
+class TwoStep : public Model {
+ public:
+  explicit TwoStep(int64_t units, std::string name = "")
+      : Model("TwoStep", std::move(name)), units_(units),
+        first_(track(layers::Dense(units, {.activation = "tanh"}))), second_(track(layers::Dense(units))) {}
+  at::Tensor call(const at::Tensor& inputs, bool training) override { return (*second_)((*first_)(inputs)); }
+  json get_config() const override {
+    json config = Layer::get_config();
+    config["units"] = units_;
+    return config;
+  }
+  static TwoStep from_config(const json& config) { return TwoStep(config.at("units").get<int64_t>(), config.value("name", "")); }
+
+ private:
+  int64_t units_;
+  std::shared_ptr<layers::Dense> first_, second_;
+};
+
+STRATA_REGISTER_LAYER(TwoStep, my_package);
+
 }  // namespace
 
 TEST_CASE("Sequential started from Input round-trips through both dialects", "[config]") {
@@ -294,4 +315,25 @@ TEST_CASE("tf.keras 2 configs: nested models' calls count from 1, MultiHeadAtten
   json bad = k2;
   bad["config"]["output_layers"][2] = json::parse(R"(["inner",0,0])");
   CHECK_THROWS_WITH(models::model_from_config(bad), Catch::Matchers::Contains("node index 0 of nested model 'inner'"));
+}
+
+TEST_CASE("a registered Model subclass comes back from to_json as its own class", "[config]") {
+  TwoStep model(3, "two_step");
+  const at::Tensor x = at::randn({4, 2});
+  const at::Tensor expected = model(x);
+  const json k3 = json::parse(model.to_json());
+  CHECK(k3["class_name"] == "TwoStep");
+  CHECK(k3["registered_name"] == "my_package>TwoStep");
+  CHECK(k3["config"]["units"] == 3);
+  auto rebuilt = models::model_from_json(model.to_json());
+  auto* typed = dynamic_cast<TwoStep*>(rebuilt.get());
+  REQUIRE(typed);
+  CHECK(typed->name() == "two_step");
+  (*typed)(x);  // builds its layers
+  typed->set_weights(model.get_weights());
+  CHECK(at::allclose((*typed)(x), expected, 1e-6, 1e-6));
+  // Keras 3 may name only the registered name; a bare class name is known too.
+  json by_class = k3;
+  by_class.erase("registered_name");
+  CHECK(dynamic_cast<TwoStep*>(models::model_from_config(by_class).get()));
 }
