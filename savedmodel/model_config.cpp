@@ -25,10 +25,6 @@ json shape_json(const Shape& shape) {
   return out;
 }
 
-bool is_model_class(const std::string& class_name) {
-  return class_name == "Sequential" || class_name == "Functional" || class_name == "Model";
-}
-
 // The Keras 3 envelope of a layer: module (the package of a registered custom class), registered_name, and
 // build_config when its build input is known and Keras' build() takes it as one shape or a list of shapes.
 json envelope(const Layer& layer, json config, KerasDialect dialect) {
