@@ -6,7 +6,7 @@ For each case (one of every Strata layer class on Input()s, plus Sequential and 
       Strata's to_json(); tf.keras 2: the Keras 2 dialect) and Keras must build it with model_from_json.
   Keras -> Strata: the config Keras writes for that model (model.to_json(); when Keras refused Strata's
       config, for the same model built in Keras from the case's arguments) must build in Strata with the
-      same summary() text as the original.
+      same summary() text as the original, and the same Strata config (so no argument was lost on the way).
 
 Keras 3 runs on any backend (KERAS_BACKEND=numpy is enough); tf.keras 2 is the `keras` of TensorFlow 2.
 Exit status: 0 every case passes both ways, 1 some do not, 77 no Keras is importable (CTest: skipped).
@@ -109,6 +109,17 @@ CASES = [
                                            kernel_regularizer={"class_name": "L2", "config": {"l2": 0.02}},
                                            activity_regularizer={"class_name": "L1", "config": {"l1": 0.01}},
                                            kernel_constraint={"class_name": "MaxNorm", "config": {"max_value": 2.0, "axis": 0}}), VEC),
+    ("Dense (other initializers, constraints)", L("Dense", units=3, kernel_initializer={"class_name": "HeNormal", "config": {"seed": 3}},
+                                                  bias_initializer={"class_name": "RandomNormal", "config": {"mean": 0.1, "stddev": 0.2}},
+                                                  kernel_regularizer={"class_name": "L1L2", "config": {"l1": 0.01, "l2": 0.02}},
+                                                  kernel_constraint={"class_name": "MinMaxNorm", "config": {"min_value": 0.5, "max_value": 1.5}},
+                                                  bias_constraint={"class_name": "NonNeg", "config": {}}), VEC),
+    ("Conv2D (variance scaling, unit norm)", L("Conv2D", filters=2, kernel_size=[3, 3],
+                                               kernel_initializer={"class_name": "VarianceScaling", "config": {"scale": 2.0, "mode": "fan_out", "distribution": "uniform"}},
+                                               bias_initializer={"class_name": "TruncatedNormal", "config": {"stddev": 0.1}},
+                                               kernel_constraint={"class_name": "UnitNorm", "config": {"axis": 0}}), IMG),
+    ("SimpleRNN (orthogonal, lecun)", L("SimpleRNN", units=3, recurrent_initializer={"class_name": "Orthogonal", "config": {"gain": 2.0}},
+                                        kernel_initializer={"class_name": "LecunUniform", "config": {}}, activation="relu"), SEQ),
     ("LeakyReLU (slope 0.2)", L("LeakyReLU", negative_slope=0.2), VEC),
     ("LSTM (initial state)", L("LSTM", units=3), [[5, 4], [3], [3]]),
     ("MultiHeadAttention (key)", L("MultiHeadAttention", num_heads=2, key_dim=3), [[3, 4], [5, 4], [5, 2]]),
@@ -159,6 +170,39 @@ def keras_model_from_case(keras, case, version):
     else:
         out = layer(inputs if len(inputs) > 1 else inputs[0])
     return keras.Model(inputs, out, name="m")
+
+
+# Keys whose value Keras resolves when the layer builds, so a config Keras writes holds the resolved form of
+# what Strata wrote: the same layer either way.
+RESOLVED_AT_BUILD = {
+    "axis": "a negative axis becomes its positive index (-1 -> 1 for rank-2 inputs)",
+    "attention_axes": "null becomes the axes between batch and features ([1] for rank-3 inputs)",
+}
+
+
+def config_difference(expected, got, path="config"):
+    """The first place two configs differ, as 'path: expected != got'; None when they agree (floats to float32
+    precision, since Keras stores float arguments as float32)."""
+    if isinstance(expected, dict) and isinstance(got, dict):
+        for key in sorted(set(expected) | set(got)):
+            if key in RESOLVED_AT_BUILD and key in expected and key in got:
+                continue
+            diff = config_difference(expected.get(key, "<absent>"), got.get(key, "<absent>"), f"{path}.{key}")
+            if diff:
+                return diff
+        return None
+    if isinstance(expected, list) and isinstance(got, list) and len(expected) == len(got):
+        for i, (a, b) in enumerate(zip(expected, got)):
+            diff = config_difference(a, b, f"{path}[{i}]")
+            if diff:
+                return diff
+        return None
+    if isinstance(expected, float) and isinstance(got, (int, float)) and not isinstance(got, bool):
+        if abs(expected - got) <= 1e-6 * max(1.0, abs(expected)):
+            return None
+    if expected == got:
+        return None
+    return f"{path}: {json.dumps(expected)[:200]} != {json.dumps(got)[:200]}"
 
 
 def run(cmd):
@@ -217,6 +261,8 @@ def main():
                 result["to_strata"] = "Strata: " + record["strata_error"]
             elif record["summary"] != written[record["id"]]["summary"]:
                 result["to_strata"] = "summary differs:\n" + record["summary"] + "\nexpected:\n" + written[record["id"]]["summary"]
+            elif config_difference(written[record["id"]]["keras2"], record["keras2"]):
+                result["to_strata"] = "config differs: " + config_difference(written[record["id"]]["keras2"], record["keras2"])
             else:
                 result["to_strata"] = "ok"
 

@@ -2,7 +2,7 @@
 //   keras_config_dump write CASES.json OUT.json  builds each case (one layer on Input()s, or a whole model) in
 //       Strata and writes its config in both Keras dialects and its summary();
 //   keras_config_dump read IN.json OUT.json     builds each {"id", "json"} (a config written by Keras) with
-//       model_from_json and writes its summary(), or the error.
+//       model_from_json and writes its summary() and config, or the error.
 
 #include <strata/layers/input_layer.h>
 #include <strata/layers/registry.h>
@@ -87,7 +87,9 @@ json write_case(const json& c) {
 json read_case(const json& c) {
   json record = {{"id", c.at("id")}};
   try {
-    record["summary"] = summary_of(*models::model_from_json(c.at("json").get<std::string>()));
+    auto model = models::model_from_json(c.at("json").get<std::string>());
+    record["summary"] = summary_of(*model);
+    record["keras2"] = models::serialize_model(*model, models::KerasDialect::kKeras2);
   } catch (const std::exception& e) {
     record["strata_error"] = e.what();
   }
