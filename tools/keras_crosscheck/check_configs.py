@@ -134,6 +134,10 @@ MODEL_CASES = [
     {"id": "model:nested Sequential called twice", "inputs": VEC * 2,
      "nested_twice": [{"class_name": "Dense", "config": {"units": 3, "name": "inner_dense"}}],
      "merge": {"class_name": "Add", "config": {"name": "sum"}}},
+    {"id": "model:nested functional called twice", "inputs": VEC * 2, "functional": True,
+     "nested_twice": [{"class_name": "Dense", "config": {"units": 3, "activation": "tanh", "name": "inner_dense"}},
+                      {"class_name": "Dense", "config": {"units": 2, "name": "inner_out"}}],
+     "merge": {"class_name": "Concatenate", "config": {"name": "both"}}},
     {"id": "model:shared layer, two outputs", "inputs": VEC * 2,
      "shared": {"class_name": "Dense", "config": {"units": 3, "name": "shared"}}},
 ]

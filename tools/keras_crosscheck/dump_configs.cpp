@@ -44,7 +44,7 @@ std::vector<SymbolicTensor> case_inputs(const json& c) {
 }
 
 // One layer called on the case's inputs, or a Sequential of the case's layers, a functional model that calls a
-// nested Sequential twice, or one shared layer called on two inputs.
+// nested Sequential or functional model twice, or one shared layer called on two inputs.
 std::shared_ptr<Model> build_case(const json& c) {
   if (c.contains("sequential")) {
     std::vector<LayerRef> stack{Input(shape_from(c["inputs"][0]), {.name = "in_0"})};
@@ -53,9 +53,17 @@ std::shared_ptr<Model> build_case(const json& c) {
   }
   auto inputs = case_inputs(c);
   if (c.contains("nested_twice")) {
-    std::vector<LayerRef> stack{Input(shape_from(c["inputs"][0]))};
-    for (const auto& spec : c["nested_twice"]) stack.push_back(layers::deserialize(spec));
-    auto inner = std::make_shared<Sequential>(std::move(stack), "inner");
+    std::shared_ptr<Model> inner;
+    if (c.value("functional", false)) {
+      auto in = Input(shape_from(c["inputs"][0]), {.name = "inner_in"});
+      SymbolicTensor h = in;
+      for (const auto& spec : c["nested_twice"]) h = call_symbolic(layers::deserialize(spec), {h}).front();
+      inner = std::make_shared<Model>(in, h, "inner");
+    } else {
+      std::vector<LayerRef> stack{Input(shape_from(c["inputs"][0]))};
+      for (const auto& spec : c["nested_twice"]) stack.push_back(layers::deserialize(spec));
+      inner = std::make_shared<Sequential>(std::move(stack), "inner");
+    }
     auto a = (*inner)(inputs[0]);
     auto b = (*inner)(inputs[1]);
     return std::make_shared<Model>(inputs, std::vector<SymbolicTensor>{layers::deserialize(c["merge"])->operator()({a, b})}, "m");
