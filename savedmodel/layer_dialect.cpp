@@ -1,3 +1,4 @@
+#include <nlohmann/json.hpp>
 #include <strata/savedmodel/layer_dialect.h>
 
 namespace strata::models {

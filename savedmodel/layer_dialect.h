@@ -3,7 +3,7 @@
 // argument names; the two Keras versions differ in how nested objects are wrapped (Keras 3: `module`,
 // `registered_name`, DTypePolicy objects) and in a few per-class keys that one version rejects.
 
-#include <nlohmann/json.hpp>
+#include <nlohmann/json_fwd.hpp>
 #include <strata/savedmodel/model_config.h>
 
 #include <string>

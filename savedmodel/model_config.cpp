@@ -1,4 +1,5 @@
 #include <ATen/ATen.h>
+#include <nlohmann/json.hpp>
 #include <strata/core/dtype.h>
 #include <strata/core/error.h>
 #include <strata/layers/input_layer.h>
@@ -445,6 +446,13 @@ std::shared_ptr<Layer> deserialize_layer(const json& spec) {
       throw ValueError("'" + class_name + "': a subclassed model is not in the config registry and its config has no "
                        "\"layers\"; register the class with STRATA_REGISTER_LAYER");
     return functional_from_config(config);
+  }
+  // A custom Keras 3 class names its registration; say which name to register it under.
+  if (!registered && spec.contains("registered_name") && spec.at("registered_name").is_string() &&
+      !layers::is_registered(class_name)) {
+    const std::string name = spec.at("registered_name").get<std::string>();
+    throw ValueError("unknown layer class '" + class_name + "' (registered_name '" + name +
+                     "'); register it with layers::register_class<" + class_name + ">(\"" + name + "\")");
   }
   json normalized = {{"class_name", registered ? spec.at("registered_name") : spec.at("class_name")},
                      {"config", config_from_keras(class_name, config)}};

@@ -7,7 +7,7 @@
 //     list-form inbound nodes [[["x", 0, 0, {}]]].
 // Reading accepts both, whichever wrote them (Strata, Keras 3 or tf.keras 2).
 
-#include <nlohmann/json.hpp>
+#include <nlohmann/json_fwd.hpp>
 #include <strata/layers/layer.h>
 
 #include <memory>

@@ -264,6 +264,8 @@ TEST_CASE("bad configs fail naming the layer and what is wrong", "[config]") {
   CHECK_THROWS_WITH(models::model_from_json(R"({"class_name":"Functional","config":{"name":"m","layers":[]}})"),
                     Contains("Functional 'm'") && Contains("input_layers"));
   CHECK_THROWS_WITH(models::model_from_json(R"({"class_name":"Dense","config":{"units":2}})"), Contains("is a layer, not a model"));
+  CHECK_THROWS_WITH(models::model_from_json(functional(R"({"class_name":"Foo","registered_name":"pkg>Foo","name":"h","config":{"name":"h"},"inbound_nodes":[[["x",0,0,{}]]]})")),
+                    Contains("layer 'h'") && Contains("register_class<Foo>(\"pkg>Foo\")"));
 }
 
 TEST_CASE("a registered custom layer saves and loads like a built-in", "[config]") {
