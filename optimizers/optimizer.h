@@ -131,7 +131,7 @@ class Optimizer {
   // With use_ema, copies the moving averages into `variables` (Keras calls this at the end of fit()).
   void finalize_variable_values(const std::vector<at::Tensor>& variables);
 
-  // Every slot tensor, in the order the variables were first seen, slot by slot.
+  // Every slot tensor, in the order the variables were first seen, slot by slot (get_state() uses Keras 3's order).
   std::vector<at::Tensor> variables() const;
 
   // A snapshot (copies) of everything an update depends on, in Keras 3's optimizer.variables order: the
