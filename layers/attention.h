@@ -157,6 +157,8 @@ class MultiHeadAttention : public Layer {
   Shape compute_output_shape(const Shape& query_shape) const override;
   nlohmann::json get_config() const override;
   static MultiHeadAttention from_config(const nlohmann::json& config);
+  // Keras' sub-layers: query_dense, key_dense, value_dense, output_dense (and weightless _dropout_layer, _softmax).
+  std::vector<WeightGroup> keras3_weight_groups() const override;
 
   int64_t num_heads() const { return num_heads_; }
   int64_t key_dim() const { return key_dim_; }

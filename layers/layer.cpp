@@ -186,6 +186,33 @@ void Layer::untrack(const std::shared_ptr<Layer>& layer) {
   sublayers_.erase(std::remove(sublayers_.begin(), sublayers_.end(), layer), sublayers_.end());
 }
 
+std::vector<Variable> Layer::own_variables() const {
+  std::vector<Variable> out;
+  for (const auto& var : variables_)
+    if (var.trainable) out.push_back(var);
+  for (const auto& var : variables_)
+    if (!var.trainable) out.push_back(var);
+  return out;
+}
+
+void Layer::nest_weight_groups(std::vector<WeightGroup>& out, const std::string& prefix, const Layer& layer) {
+  for (auto& group : layer.keras3_weight_groups()) {
+    group.path = group.path.empty() ? prefix : prefix + "/" + group.path;
+    out.push_back(std::move(group));
+  }
+}
+
+std::vector<WeightGroup> Layer::keras3_weight_groups() const {
+  std::vector<WeightGroup> out{{"", name_, own_variables()}};
+  std::map<std::string, int> used;  // Keras' per-container counter: dense, dense_1, ...
+  for (const auto& layer : sublayers_) {
+    const std::string base = to_snake_case(layer->class_name());
+    const int seen = used[base]++;
+    nest_weight_groups(out, seen == 0 ? base : base + "_" + std::to_string(seen), *layer);
+  }
+  return out;
+}
+
 void Layer::visit_variables(const VariableVisitor& visit, bool parent_trainable) const {
   const bool trainable = parent_trainable && trainable_;
   for (const auto& var : variables_) visit(*this, var, trainable && var.trainable);

@@ -47,6 +47,16 @@ struct Variable {
   constraints::Spec constraint = {};    // applied after each optimizer update
 };
 
+// Where Keras 3 keeps some of a layer's variables in its weights files (savedmodel/keras3_weights.h): `path`
+// is relative to the layer ("" for its own variables, "cell" for a recurrent layer's, "layers/dense" in a
+// model), `object_name` is the name Keras gives the object at that path (stored as the `vars` group's
+// `name` attribute), `variables` are in Keras' order (trainable, then non-trainable).
+struct WeightGroup {
+  std::string path;
+  std::string object_name;
+  std::vector<Variable> variables;
+};
+
 // Held by std::shared_ptr wherever it is shared: a functional graph calls the same layer object from
 // every node that uses it.
 class Layer : public std::enable_shared_from_this<Layer> {
@@ -131,6 +141,11 @@ class Layer : public std::enable_shared_from_this<Layer> {
 
   const std::vector<std::shared_ptr<Layer>>& sublayers() const { return sublayers_; }
 
+  // Every object Keras 3 saves for this layer, weightless ones included (Keras writes a `vars` group for each).
+  // The default: own variables at "", then each sub-layer under its snake_case class name made unique here
+  // ("dense", "dense_1"), as Keras names list entries; layers whose Keras attributes differ override it.
+  virtual std::vector<WeightGroup> keras3_weight_groups() const;
+
   // Keras' layer.losses: the weight regularizers' penalties on the current trainable weights, then the losses
   // added by add_loss() (activity regularizers included) during the last outermost call; sub-layers too.
   Tensors losses() const;
@@ -188,6 +203,10 @@ class Layer : public std::enable_shared_from_this<Layer> {
     return layer;
   }
   void untrack(const std::shared_ptr<Layer>& layer);
+  // This layer's own variables (not its sub-layers'), trainable first, as Keras 3 saves them.
+  std::vector<Variable> own_variables() const;
+  // Appends `layer`'s weight groups with `prefix` prepended to their paths.
+  static void nest_weight_groups(std::vector<WeightGroup>& out, const std::string& prefix, const Layer& layer);
 
   void set_input_spec(InputSpec spec) { input_spec_ = std::move(spec); }
   void set_supports_masking(bool supports) { supports_masking_ = supports; }

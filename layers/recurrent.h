@@ -128,6 +128,8 @@ class RNNBase : public Layer {
   Tensors compute_mask(const Tensors& inputs, const Tensors& masks) const override;
   Shape compute_output_shape(const Shape& input_shape) const override;
   nlohmann::json get_config() const override;
+  // Keras keeps the weights on the layer's cell: "cell", named "lstm_cell" etc.
+  std::vector<WeightGroup> keras3_weight_groups() const override;
 
   // A stateful layer starts its next call from zero states again.
   void reset_states() override { states_.clear(); }

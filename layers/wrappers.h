@@ -39,6 +39,8 @@ class Bidirectional : public Layer {
   Shape compute_output_shape(const Shape& input_shape) const override;
   nlohmann::json get_config() const override;
   static Bidirectional from_config(const nlohmann::json& config);
+  // "forward_layer" and "backward_layer", Keras' attribute names.
+  std::vector<WeightGroup> keras3_weight_groups() const override;
 
   const std::optional<std::string>& merge_mode() const { return merge_mode_; }
   RNNBase& forward_layer() const { return *forward_; }
@@ -70,6 +72,8 @@ class TimeDistributed : public Layer {
   Shape compute_output_shape(const Shape& input_shape) const override;
   nlohmann::json get_config() const override;
   static TimeDistributed from_config(const nlohmann::json& config);
+  // The wrapped layer under "layer".
+  std::vector<WeightGroup> keras3_weight_groups() const override;
 
   Layer& layer() const { return *layer_; }
 

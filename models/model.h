@@ -148,6 +148,8 @@ class Model : public Layer {
   at::Tensor call(const at::Tensor& inputs, bool training) override;
   Tensors call_many(const Tensors& inputs, const Tensors& masks, bool training) override;
   Tensors compute_mask(const Tensors& inputs, const Tensors& masks) const override;
+  // Own variables at "", then model.layers() under "layers/<snake_case class name, made unique>", as Keras 3.
+  std::vector<WeightGroup> keras3_weight_groups() const override;
 
   // Keras' table: Layer (type), Output Shape, Param # (and Connected to, for a functional model), then the
   // parameter totals.
