@@ -60,6 +60,7 @@
 #include <strata/models/per_output.h>
 #include <strata/models/sequential.h>
 #include <strata/savedmodel/saving.h>
+#include <strata/savedmodel/model_config.h>
 #include <strata/optimizers/adam.h>
 #include <strata/optimizers/optimizer.h>
 #include <strata/optimizers/rmsprop.h>

@@ -187,6 +187,32 @@ void register_layer(const std::string& class_name, LayerFactory factory) {
   registry()[class_name] = {std::move(factory), std::nullopt, {}};
 }
 
+// Registered names of the classes registered with register_class, by type.
+std::map<std::type_index, std::string>& registered_names() {
+  static std::map<std::type_index, std::string> table;
+  return table;
+}
+
+void register_class(const std::string& registered_name, std::type_index type, LayerFactory factory, LayerMover move) {
+  if (!factory) throw ValueError("register_class('" + registered_name + "'): the factory is empty");
+  const size_t separator = registered_name.find('>');
+  std::lock_guard<std::mutex> lock(registry_mutex);
+  registry()[registered_name] = {factory, type, move};
+  if (separator != std::string::npos) registry()[registered_name.substr(separator + 1)] = {factory, type, move};
+  registered_names()[type] = registered_name;
+}
+
+std::string registered_name_of(const Layer& layer) {
+  std::lock_guard<std::mutex> lock(registry_mutex);
+  auto it = registered_names().find(typeid(layer));
+  return it == registered_names().end() ? std::string() : it->second;
+}
+
+bool is_registered(const std::string& name) {
+  std::lock_guard<std::mutex> lock(registry_mutex);
+  return registry().count(name) > 0;
+}
+
 void register_layer_type(std::type_index type, LayerMover move) {
   std::lock_guard<std::mutex> lock(registry_mutex);
   movers()[type] = std::move(move);

@@ -41,6 +41,23 @@ template <class L>
 void register_layer_type() {
   register_layer_type(typeid(L), mover_of<L>());
 }
+// A user-defined layer (or Model subclass with get_config/from_config) saves and loads like a built-in:
+// `layers::register_class<MyLayer>("my_package>MyLayer")` (or STRATA_REGISTER_LAYER below) makes
+// deserialize() know it by that name and by its class name alone, lets temporaries of it join a functional
+// graph, and makes Keras 3 configs name it with registered_name "my_package>MyLayer", as Keras does.
+void register_class(const std::string& registered_name, std::type_index type, LayerFactory factory, LayerMover move);
+template <class L>
+  requires std::derived_from<L, Layer>
+void register_class(const std::string& registered_name) {
+  register_class(registered_name, typeid(L),
+                 [](const nlohmann::json& config) -> std::shared_ptr<Layer> { return std::make_shared<L>(L::from_config(config)); },
+                 mover_of<L>());
+}
+// The "package>Name" a class was registered under with register_class; empty for built-ins.
+std::string registered_name_of(const Layer& layer);
+// Whether deserialize() knows `name` (a class name or a registered "package>Name").
+bool is_registered(const std::string& name);
+
 // Throws StateError naming the layer when its class is not known.
 std::shared_ptr<Layer> move_to_shared(Layer&& layer);
 
@@ -54,3 +71,8 @@ constraints::Spec constraint_from(const nlohmann::json& config, const std::strin
 std::string data_format_from(const nlohmann::json& config);
 
 }  // namespace strata::layers
+
+// Registers a custom class once, at static initialisation, under "package>Class". Place it in a .cpp file that
+// the program links (a static library may drop an object file nothing else references).
+#define STRATA_REGISTER_LAYER(Class, package)                                               \
+  static const bool strata_registered_##Class = (::strata::layers::register_class<Class>(#package ">" #Class), true)

@@ -176,6 +176,9 @@ class Model : public Layer {
   // copied, so a failed load leaves the model as it was; errors name the file, the layer and the weight.
   void load_weights(const std::string& filepath, LoadWeightsOptions options = {});
   void save(const std::string& filepath, SaveOptions options = {}) const;
+  // Keras' get_config: a functional model's layers with their inbound nodes (savedmodel/model_config.h);
+  // a subclass overrides it, with a static from_config, to save and load (layers::register_class).
+  nlohmann::json get_config() const override;
   // Keras' model.to_json(): the serialized model config (savedmodel/saving.h reads it back).
   std::string to_json() const;
 

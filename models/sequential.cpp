@@ -3,6 +3,7 @@
 #include <strata/core/error.h>
 #include <strata/layers/registry.h>
 #include <strata/models/sequential.h>
+#include <strata/savedmodel/model_config.h>
 
 #include <algorithm>
 
@@ -71,12 +72,7 @@ std::vector<std::string> Sequential::output_names() const {
   return {layers().back()->name()};
 }
 
-nlohmann::json Sequential::get_config() const {
-  nlohmann::json layer_configs = nlohmann::json::array();
-  if (input_layer_) layer_configs.push_back({{"class_name", "InputLayer"}, {"config", input_layer_->get_config()}});
-  for (const auto& layer : layers())
-    layer_configs.push_back({{"class_name", layer->class_name()}, {"config", layer->get_config()}});
-  return {{"name", name()}, {"layers", layer_configs}};
-}
+// Keras' get_config (tf.keras 2's form, as layers' get_config); savedmodel/model_config.h writes either dialect.
+nlohmann::json Sequential::get_config() const { return models::model_config(*this, models::KerasDialect::kKeras2); }
 
 }  // namespace strata

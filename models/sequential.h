@@ -26,6 +26,8 @@ class Sequential : public Model {
   // The mask the last layer gave in the latest call.
   Tensors compute_mask(const Tensors& inputs, const Tensors& masks) const override { return output_masks_; }
   nlohmann::json get_config() const override;
+  // The InputLayer it was started with; null when it builds from its first data.
+  const std::shared_ptr<layers::InputLayer>& input_layer() const { return input_layer_; }
 
  protected:
   void build(const Shape& input_shape) override;
