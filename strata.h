@@ -76,3 +76,7 @@
 #include <strata/optimizers/adafactor.h>
 #include <strata/optimizers/loss_scale_optimizer.h>
 #include <strata/core/mixed_precision.h>
+#include <strata/losses/serialization.h>
+#include <strata/metrics/serialization.h>
+#include <strata/optimizers/serialization.h>
+#include <strata/savedmodel/compile_config.h>

@@ -94,8 +94,13 @@ class Spec : public Ref<Loss> {
  public:
   using Ref<Loss>::Ref;
   Spec() = default;
-  Spec(const char* name) : Ref(get(name)) {}         // NOLINT
-  Spec(const std::string& name) : Ref(get(name)) {}  // NOLINT
+  Spec(const char* name) : Ref(get(name)), identifier_(name) {}         // NOLINT
+  Spec(const std::string& name) : Ref(get(name)), identifier_(name) {}  // NOLINT
+  // The name the loss was given by ("mse"), empty for an object: Keras saves a loss given by name as that name.
+  const std::string& identifier() const { return identifier_; }
+
+ private:
+  std::string identifier_;
 };
 
 }  // namespace strata::losses

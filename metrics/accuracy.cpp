@@ -35,6 +35,21 @@ nlohmann::json BinaryAccuracy::get_config() const {
   return config;
 }
 
+BinaryAccuracy BinaryAccuracy::from_config(const nlohmann::json& config) {
+  const double threshold = config.contains("threshold") ? config.at("threshold").get<double>() : 0.5;
+  return BinaryAccuracy(losses::name_from_config(config, "binary_accuracy"), threshold);
+}
+
+Accuracy Accuracy::from_config(const nlohmann::json& config) { return Accuracy(losses::name_from_config(config, "accuracy")); }
+
+CategoricalAccuracy CategoricalAccuracy::from_config(const nlohmann::json& config) {
+  return CategoricalAccuracy(losses::name_from_config(config, "categorical_accuracy"));
+}
+
+SparseCategoricalAccuracy SparseCategoricalAccuracy::from_config(const nlohmann::json& config) {
+  return SparseCategoricalAccuracy(losses::name_from_config(config, "sparse_categorical_accuracy"));
+}
+
 CategoricalAccuracy::CategoricalAccuracy(std::string name)
     : MeanMetricWrapper("CategoricalAccuracy", std::move(name), [](const at::Tensor& y_true, const at::Tensor& y_pred) {
         return at::eq(y_true.argmax(-1), y_pred.argmax(-1)).to(at::kFloat);

@@ -9,6 +9,7 @@ namespace strata::metrics {
 class Accuracy : public MeanMetricWrapper {
  public:
   explicit Accuracy(std::string name = "accuracy");
+  static Accuracy from_config(const nlohmann::json& config);
 };
 
 // Predictions above `threshold` count as 1.
@@ -16,6 +17,7 @@ class BinaryAccuracy : public MeanMetricWrapper {
  public:
   explicit BinaryAccuracy(std::string name = "binary_accuracy", double threshold = 0.5);
   nlohmann::json get_config() const override;
+  static BinaryAccuracy from_config(const nlohmann::json& config);
 
  private:
   double threshold_;
@@ -25,12 +27,14 @@ class BinaryAccuracy : public MeanMetricWrapper {
 class CategoricalAccuracy : public MeanMetricWrapper {
  public:
   explicit CategoricalAccuracy(std::string name = "categorical_accuracy");
+  static CategoricalAccuracy from_config(const nlohmann::json& config);
 };
 
 // Integer labels against argmax of predictions.
 class SparseCategoricalAccuracy : public MeanMetricWrapper {
  public:
   explicit SparseCategoricalAccuracy(std::string name = "sparse_categorical_accuracy");
+  static SparseCategoricalAccuracy from_config(const nlohmann::json& config);
 };
 
 struct TopKOptions {

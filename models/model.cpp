@@ -1,4 +1,5 @@
 #include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
 #include <strata/callbacks/progbar_logger.h>
 #include <strata/core/error.h>
 #include <strata/core/host_memory.h>
@@ -12,11 +13,27 @@
 #include <strata/optimizers/loss_scale_optimizer.h>
 
 #include <algorithm>
+#include <limits>
 
 namespace strata {
 namespace {
 
 int64_t steps_for(int64_t samples, int64_t batch_size) { return (samples + batch_size - 1) / batch_size; }
+
+// fit()'s shuffling seed, one draw from the global generator (so set_random_seed fixes it).
+uint64_t draw_seed() {
+  return static_cast<uint64_t>(at::randint(std::numeric_limits<int64_t>::max(), {}, at::kLong).item<int64_t>());
+}
+
+// Epoch `epoch`'s sample order depends only on (seed, epoch), so a fit() resumed at initial_epoch repeats it.
+// splitmix64 spreads neighbouring epochs' seeds apart.
+at::Tensor epoch_order(int64_t samples, uint64_t seed, int epoch) {
+  uint64_t z = seed + 0x9E3779B97F4A7C15ULL * (static_cast<uint64_t>(epoch) + 1);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  at::Generator generator = at::detail::createCPUGenerator(z ^ (z >> 31));
+  return at::randperm(samples, generator, at::TensorOptions().dtype(at::kLong));
+}
 
 std::vector<std::shared_ptr<Callback>> unwrap(const std::vector<CallbackRef>& callbacks) {
   std::vector<std::shared_ptr<Callback>> out;
@@ -159,6 +176,7 @@ std::shared_ptr<Layer> Model::get_layer(size_t index) const {
 
 void Model::compile(CompileOptions options) {
   if (!options.optimizer) throw ValueError(describe() + ": compile() needs an optimizer");
+  CompileOptions given = options;
   auto loss = std::make_unique<CompiledLoss>(std::move(options.loss), std::move(options.loss_weights));
   auto metrics = std::make_unique<CompiledMetrics>(std::move(options.metrics), std::move(options.weighted_metrics));
   optimizer_ = options.optimizer.ptr();
@@ -170,7 +188,13 @@ void Model::compile(CompileOptions options) {
   added_metrics_.clear();
   loss_computed_ = false;
   training_variables_.clear();
+  compile_options_ = std::move(given);
   compiled_ = true;
+}
+
+const CompileOptions& Model::compile_options() const {
+  require_compiled("compile_options()");
+  return compile_options_;
 }
 
 optimizers::Optimizer& Model::optimizer() const {
@@ -430,12 +454,13 @@ callbacks::History Model::fit(const ModelData& x, const ModelData& y, FitOptions
   CallbackList callbacks(all, this, {options.epochs, steps, options.verbose});
 
   stop_training = false;
+  const uint64_t shuffle_seed = draw_seed();
   Logs epoch_logs;
   callbacks.on_train_begin({});
   for (int epoch = options.initial_epoch; epoch < options.epochs && !stop_training; ++epoch) {
     reset_metrics();
     callbacks.on_epoch_begin(epoch, {});
-    at::Tensor order = options.shuffle ? at::randperm(samples, at::TensorOptions().dtype(at::kLong)) : at::Tensor();
+    at::Tensor order = options.shuffle ? epoch_order(samples, shuffle_seed, epoch) : at::Tensor();
     for (int64_t step = 0; step < steps && !stop_training; ++step) {
       const int64_t begin = step * options.batch_size;
       const int64_t size = std::min(options.batch_size, samples - begin);

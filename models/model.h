@@ -63,6 +63,11 @@ struct FitOptions {
   std::map<int64_t, double> class_weight;
   // Per-sample weights of the training loss: a (samples,) tensor, or one per output.
   ModelData sample_weight;
+  // Epochs [initial_epoch, epochs) run. With shuffle, epoch e's order is a permutation drawn from a generator
+  // seeded with (s, e), where s is one number fit() draws from the global generator when it starts: after
+  // set_random_seed(k), fit({.epochs = 4}) and fit({.epochs = 2}) then (set_random_seed(k) again)
+  // fit({.epochs = 4, .initial_epoch = 2}) shuffle epochs 2 and 3 the same way, so a resumed run sees the
+  // same batches.
   int initial_epoch = 0;
 };
 
@@ -157,6 +162,9 @@ class Model : public Layer {
 
   bool compiled() const { return compiled_; }
   optimizers::Optimizer& optimizer() const;
+  // What compile() was given (the optimizer as given, before any LossScaleOptimizer wrapping), for saving
+  // the compile configuration (savedmodel/compile_config.h).
+  const CompileOptions& compile_options() const;
   // The keys of the logs: "loss", then each output's loss ("class_out_loss") when there are several, then
   // the metrics ("accuracy", or "class_out_accuracy" per output), then tracked and add_metric() metrics.
   std::vector<std::string> metrics_names() const;
@@ -218,6 +226,7 @@ class Model : public Layer {
   Tensors graph_output_masks_;  // the masks of the graph's outputs in the latest call
   size_t output_count_ = 1;     // known after the first call on data
   bool compiled_ = false;
+  CompileOptions compile_options_;
   std::shared_ptr<optimizers::Optimizer> optimizer_;
   std::unique_ptr<CompiledLoss> compiled_loss_;
   std::unique_ptr<CompiledMetrics> compiled_metrics_;

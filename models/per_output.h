@@ -38,6 +38,10 @@ class PerOutput {
   PerOutput(std::initializer_list<typename E::value_type> every) : every_(T(every)) {}
 
   bool empty() const { return !every_ && by_position_.empty() && by_name_.empty(); }
+  // The form it was given in (one of them is set, or none when empty()), for saving it in the same form.
+  const std::optional<T>& every() const { return every_; }
+  const std::vector<T>& by_position() const { return by_position_; }
+  const std::map<std::string, T>& by_name() const { return by_name_; }
   // Every value given, whichever way, to check them before the outputs are known.
   std::vector<T> values() const {
     std::vector<T> out(by_position_);

@@ -18,6 +18,11 @@ Adam::Adam(std::string class_name, AdamOptions options)
     throw ValueError(describe() + ": expected epsilon > 0, got " + std::to_string(options_.epsilon));
 }
 
+std::vector<std::vector<size_t>> Adam::slot_groups() const {
+  if (options_.amsgrad) return {{0, 1}, {2}};
+  return {{0, 1}};
+}
+
 std::vector<std::string> Adam::slot_names() const {
   if (options_.amsgrad) return {"momentum", "velocity", "velocity_hat"};
   return {"momentum", "velocity"};

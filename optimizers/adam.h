@@ -25,6 +25,8 @@ class Adam : public Optimizer {
  protected:
   // For variants that keep Adam's rule under another class name (AdamW).
   Adam(std::string class_name, AdamOptions options);
+  // Keras interleaves momentum and velocity per variable and creates amsgrad's velocity_hat after them all.
+  std::vector<std::vector<size_t>> slot_groups() const override;
   std::vector<std::string> slot_names() const override;
   void update_step(const std::vector<at::Tensor>& grads, const std::vector<at::Tensor>& variables,
                    const std::vector<std::vector<at::Tensor>>& slots, double learning_rate, int64_t step) override;

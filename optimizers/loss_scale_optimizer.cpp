@@ -2,6 +2,7 @@
 #include <nlohmann/json.hpp>
 #include <strata/core/error.h>
 #include <strata/optimizers/loss_scale_optimizer.h>
+#include <strata/optimizers/serialization.h>
 
 #include <cmath>
 
@@ -54,13 +55,48 @@ void LossScaleOptimizer::update_step(const std::vector<at::Tensor>& grads, const
 
 nlohmann::json LossScaleOptimizer::get_config() const {
   return {{"name", name()},
-          {"inner_optimizer",
-           {{"module", "keras.optimizers"},
-            {"class_name", inner_->class_name()},
-            {"config", inner_->get_config()},
-            {"registered_name", nullptr}}},
+          {"inner_optimizer", serialize(*inner_)},
           {"initial_scale", options_.initial_scale},
           {"dynamic_growth_steps", options_.dynamic_growth_steps}};
+}
+
+LossScaleOptimizer LossScaleOptimizer::from_config(const nlohmann::json& config) {
+  if (!config.contains("inner_optimizer"))
+    throw ValueError("LossScaleOptimizer.from_config: expected an \"inner_optimizer\" key, got " + config.dump());
+  LossScaleOptimizerOptions options;
+  if (config.contains("initial_scale")) options.initial_scale = config.at("initial_scale").get<double>();
+  if (config.contains("dynamic_growth_steps"))
+    options.dynamic_growth_steps = config.at("dynamic_growth_steps").get<int64_t>();
+  if (config.contains("name") && config.at("name").is_string()) options.name = config.at("name").get<std::string>();
+  return LossScaleOptimizer(deserialize(config.at("inner_optimizer")), options);
+}
+
+void LossScaleOptimizer::build(const std::vector<at::Tensor>& variables, const std::vector<std::string>& names) {
+  Optimizer::build(variables, names);
+  inner_->build(variables, names);
+}
+
+std::vector<at::Tensor> LossScaleOptimizer::extra_state() const {
+  std::vector<at::Tensor> state = {at::scalar_tensor(step_counter_, at::kLong),
+                                   at::scalar_tensor(dynamic_scale_, at::kDouble)};
+  for (auto& tensor : inner_->get_state()) state.push_back(std::move(tensor));
+  return state;
+}
+
+std::vector<std::string> LossScaleOptimizer::extra_state_names(const std::string& prefix,
+                                                               const std::vector<std::string>& variable_names) const {
+  std::vector<std::string> names = {prefix + "/step_counter", prefix + "/dynamic_scale"};
+  for (auto& name : inner_->state_names(variable_names)) names.push_back(std::move(name));
+  return names;
+}
+
+void LossScaleOptimizer::set_extra_state(const std::vector<at::Tensor>& state) {
+  if (state[0].numel() != 1 || state[1].numel() != 1)
+    throw ShapeError(describe() + ": set_state expected scalars for step_counter and dynamic_scale");
+  inner_->set_state({state.begin() + 2, state.end()});
+  step_counter_ = state[0].item<int64_t>();
+  dynamic_scale_ = state[1].item<double>();
+  forwarded_learning_rate_ = inner_->learning_rate();
 }
 
 }  // namespace strata::optimizers

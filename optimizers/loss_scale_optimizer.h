@@ -34,12 +34,22 @@ class LossScaleOptimizer : public Optimizer {
 
   // Keras 3's keys: name, inner_optimizer (serialized), initial_scale, dynamic_growth_steps.
   nlohmann::json get_config() const override;
+  static LossScaleOptimizer from_config(const nlohmann::json& config);
+
+  // Builds the inner optimizer on the same variables too, so set_state() can restore its slots.
+  void build(const std::vector<at::Tensor>& variables, const std::vector<std::string>& names = {}) override;
 
  protected:
   // Checks the gradients are finite (one host sync per step: the branch decides whether the inner optimizer
   // runs), then unscales them and applies the inner optimizer, or skips the step.
   void update_step(const std::vector<at::Tensor>& grads, const std::vector<at::Tensor>& variables,
                    const std::vector<std::vector<at::Tensor>>& slots, double learning_rate, int64_t step) override;
+  // Keras 3's order after iteration and learning_rate: step_counter, dynamic_scale, then the inner optimizer's
+  // whole state (its own iteration, learning_rate and slots).
+  std::vector<at::Tensor> extra_state() const override;
+  std::vector<std::string> extra_state_names(const std::string& prefix,
+                                             const std::vector<std::string>& variable_names) const override;
+  void set_extra_state(const std::vector<at::Tensor>& state) override;
 
  private:
   std::shared_ptr<Optimizer> inner_;

@@ -24,6 +24,17 @@ Nadam::Nadam(NadamOptions options) : Optimizer("Nadam", common_options(options))
 
 std::vector<std::string> Nadam::slot_names() const { return {"momentum", "velocity"}; }
 
+std::vector<at::Tensor> Nadam::extra_state() const {
+  double product = 1.0;
+  for (int64_t t = 1; t <= iterations(); ++t) product *= momentum_cache(options_.beta_1, t);
+  return {at::scalar_tensor(product, at::kDouble)};
+}
+
+std::vector<std::string> Nadam::extra_state_names(const std::string& /*prefix*/,
+                                                  const std::vector<std::string>& /*variable_names*/) const {
+  return {"variable"};
+}
+
 double Nadam::momentum_product(int64_t step) {
   if (step != product_step_ + 1) {  // restored or reset iterations: rebuild the product from the start
     product_step_ = 0;

@@ -26,6 +26,11 @@ class Nadam : public Optimizer {
 
  protected:
   std::vector<std::string> slot_names() const override;
+  // Keras keeps Π_t as a variable after the slots ("variable", it has no name); here it follows from
+  // iterations(), so restoring ignores the stored value.
+  std::vector<at::Tensor> extra_state() const override;
+  std::vector<std::string> extra_state_names(const std::string& prefix,
+                                             const std::vector<std::string>& variable_names) const override;
   void update_step(const std::vector<at::Tensor>& grads, const std::vector<at::Tensor>& variables,
                    const std::vector<std::vector<at::Tensor>>& slots, double learning_rate, int64_t step) override;
 

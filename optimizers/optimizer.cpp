@@ -1,6 +1,7 @@
 #include <ATen/ATen.h>
 #include <nlohmann/json.hpp>
 #include <strata/core/error.h>
+#include <strata/core/naming.h>
 #include <strata/core/registry.h>
 #include <strata/core/shape.h>
 #include <strata/optimizers/adam.h>
@@ -294,30 +295,65 @@ std::vector<at::Tensor> Optimizer::variables() const {
   return out;
 }
 
+std::vector<std::vector<size_t>> Optimizer::slot_groups() const {
+  std::vector<size_t> all(slot_names().size());
+  for (size_t i = 0; i < all.size(); ++i) all[i] = i;
+  return {all};
+}
+
+std::vector<at::Tensor> Optimizer::per_variable_state() const {
+  std::vector<at::Tensor> out;
+  if (use_ema_)
+    for (const auto& state : states_) out.push_back(state.average);
+  if (accumulation_steps() > 0)
+    for (const auto& state : states_) out.push_back(state.accumulator);
+  for (const auto& group : slot_groups())
+    for (const auto& state : states_)
+      for (size_t slot : group) out.push_back(state.slots[slot]);
+  return out;
+}
+
 std::vector<at::Tensor> Optimizer::get_state() const {
   std::vector<at::Tensor> state = {at::scalar_tensor(apply_count_, at::kLong)};
   if (!learning_rate_.is_schedule()) state.push_back(at::scalar_tensor(learning_rate_.at(0), at::kDouble));
-  for (const auto& variable_state : states_) {
-    if (use_ema_) state.push_back(variable_state.average.clone());
-    if (accumulation_steps() > 0) state.push_back(variable_state.accumulator.clone());
-  }
-  for (const auto& slot : variables()) state.push_back(slot.clone());
+  for (const auto& tensor : per_variable_state()) state.push_back(tensor.clone());
+  for (auto& tensor : extra_state()) state.push_back(std::move(tensor));
   return state;
 }
 
-void Optimizer::set_state(const std::vector<at::Tensor>& state) {
-  std::vector<at::Tensor> targets;
-  for (const auto& variable_state : states_) {
-    if (use_ema_) targets.push_back(variable_state.average);
-    if (accumulation_steps() > 0) targets.push_back(variable_state.accumulator);
+std::vector<std::string> Optimizer::state_names(const std::vector<std::string>& variable_names) const {
+  if (variable_names.size() != states_.size())
+    throw ValueError(describe() + ": state_names expected one name per built variable (" +
+                     std::to_string(states_.size()) + "), got " + std::to_string(variable_names.size()));
+  const std::string prefix = name_ == class_name_ ? to_snake_case(class_name_) : name_;
+  std::vector<std::string> flat;
+  for (std::string name : variable_names) {
+    std::replace(name.begin(), name.end(), '/', '_');
+    flat.push_back(prefix + "/" + name + "_");
   }
-  for (const auto& slot : variables()) targets.push_back(slot);
+  std::vector<std::string> names = {prefix + "/iteration"};
+  if (!learning_rate_.is_schedule()) names.push_back(prefix + "/learning_rate");
+  if (use_ema_)
+    for (const auto& base : flat) names.push_back(base + "average");
+  if (accumulation_steps() > 0)
+    for (const auto& base : flat) names.push_back(base + "gradient_accumulator");
+  const std::vector<std::string> slots = slot_names();
+  for (const auto& group : slot_groups())
+    for (const auto& base : flat)
+      for (size_t slot : group) names.push_back(base + slots[slot]);
+  for (auto& name : extra_state_names(prefix, variable_names)) names.push_back(std::move(name));
+  return names;
+}
+
+void Optimizer::set_state(const std::vector<at::Tensor>& state) {
+  const std::vector<at::Tensor> targets = per_variable_state();
   const size_t scalars = learning_rate_.is_schedule() ? 1 : 2;
-  if (state.size() != scalars + targets.size())
-    throw ValueError(describe() + ": set_state expected " + std::to_string(scalars + targets.size()) +
-                     " tensors (iterations" + (scalars == 2 ? ", learning rate" : "") + " and " +
+  const size_t extras = extra_state().size();
+  if (state.size() != scalars + targets.size() + extras)
+    throw ValueError(describe() + ": set_state expected " + std::to_string(scalars + targets.size() + extras) +
+                     " tensors (iterations" + (scalars == 2 ? ", learning rate" : "") + ", " +
                      std::to_string(targets.size()) + " per-variable tensors for " + std::to_string(states_.size()) +
-                     " variables), got " + std::to_string(state.size()) +
+                     " variables and " + std::to_string(extras) + " others), got " + std::to_string(state.size()) +
                      "; build() the optimizer on the same variables first");
   for (size_t i = 0; i < scalars; ++i)
     if (state[i].numel() != 1)
@@ -328,6 +364,8 @@ void Optimizer::set_state(const std::vector<at::Tensor>& state) {
       throw ShapeError(describe() + ": set_state tensor " + std::to_string(scalars + i) + " has shape " +
                        format_dims(state[scalars + i].sizes()) + ", expected " + format_dims(targets[i].sizes()));
   at::NoGradGuard no_grad;
+  // The extras first: they check themselves (LossScaleOptimizer's inner state), so a bad snapshot changes nothing.
+  set_extra_state({state.end() - static_cast<std::ptrdiff_t>(extras), state.end()});
   apply_count_ = state[0].item<int64_t>();
   if (scalars == 2) set_learning_rate(state[1].item<double>());
   for (size_t i = 0; i < targets.size(); ++i) targets[i].copy_(state[scalars + i]);

@@ -107,7 +107,7 @@ class Optimizer {
   // as Keras' optimizer.build(var_list); apply() builds unseen variables itself. `names` (Keras' variable
   // names, e.g. "dense/bias", one per variable or none) are what exclude_from_weight_decay's var_names
   // match. Already known variables are left as they are.
-  void build(const std::vector<at::Tensor>& variables, const std::vector<std::string>& names = {});
+  virtual void build(const std::vector<at::Tensor>& variables, const std::vector<std::string>& names = {});
   bool built() const { return !states_.empty(); }
 
   // Keras' exclude_from_weight_decay: these variables, and those whose name contains a match of any of
@@ -131,15 +131,23 @@ class Optimizer {
   // With use_ema, copies the moving averages into `variables` (Keras calls this at the end of fit()).
   void finalize_variable_values(const std::vector<at::Tensor>& variables);
 
-  // Every slot tensor, in the order the variables were first seen, slot by slot.
+  // Every slot tensor, in the order the variables were first seen, slot by slot (get_state() uses Keras 3's order).
   std::vector<at::Tensor> variables() const;
 
-  // A snapshot (copies) of everything an update depends on, in Keras 3's optimizer.variables order:
-  // the apply() count (int64 scalar), the learning rate (double scalar, only when constant), per variable its
-  // EMA average and/or gradient accumulator (when used), then variables(). set_state() restores it into an
-  // optimizer built on the same variables (build() first), so training continues bit for bit.
-  virtual std::vector<at::Tensor> get_state() const;
-  virtual void set_state(const std::vector<at::Tensor>& state);
+  // A snapshot (copies) of everything an update depends on, in Keras 3's optimizer.variables order: the
+  // apply() count (int64 scalar), the learning rate (double scalar, only when constant), every EMA average
+  // (with use_ema), every gradient accumulator (with gradient_accumulation_steps), the slots in Keras' creation
+  // order (see slot_groups), then what an optimizer keeps besides (extra_state: LossScaleOptimizer's scale and
+  // its inner optimizer's state, Nadam's u_product). set_state() restores it into an optimizer built on the
+  // same variables (build() first), so training continues bit for bit.
+  std::vector<at::Tensor> get_state() const;
+  void set_state(const std::vector<at::Tensor>& state);
+
+  // One label per get_state() tensor, Keras 3's variable paths: "adam/iteration", "adam/learning_rate",
+  // "adam/dense_kernel_momentum" for a variable named "dense/kernel" (its '/' become '_'). `variable_names`
+  // are the built variables' names in build() order (Keras' variable.path, e.g. "sequential/dense/kernel");
+  // the prefix is the snake_case of name() ("Adam" -> "adam", "adam_1" stays).
+  std::vector<std::string> state_names(const std::vector<std::string>& variable_names) const;
 
   virtual nlohmann::json get_config() const;
   const std::string& name() const { return name_; }
@@ -158,9 +166,26 @@ class Optimizer {
   virtual void update_step(const std::vector<at::Tensor>& grads, const std::vector<at::Tensor>& variables,
                            const std::vector<std::vector<at::Tensor>>& slots, double learning_rate, int64_t step) = 0;
 
+  // Keras creates the slots of all variables group by group, each variable's slots of a group in turn: Adam's
+  // one group {momentum, velocity} gives m0 v0 m1 v1 ..., RMSprop's groups {velocity} {momentum}
+  // {average_gradient} give v0 v1 ... m0 m1 .... The default is one group of every slot_names() entry.
+  virtual std::vector<std::vector<size_t>> slot_groups() const;
+
+  // State an optimizer keeps outside the per-variable slots, appended to get_state(): copies, and one name per
+  // tensor (given the variables' names and the prefix state_names uses). set_extra_state gets the same count.
+  virtual std::vector<at::Tensor> extra_state() const { return {}; }
+  virtual std::vector<std::string> extra_state_names(const std::string& /*prefix*/,
+                                                     const std::vector<std::string>& /*variable_names*/) const {
+    return {};
+  }
+  virtual void set_extra_state(const std::vector<at::Tensor>& /*state*/) {}
+
   std::string describe() const { return class_name_ + " '" + name_ + "'"; }
 
  private:
+  // The live per-variable tensors get_state() copies after the two scalars, in order.
+  std::vector<at::Tensor> per_variable_state() const;
+
   struct VariableState {
     at::Tensor variable;  // held so the key below cannot be reused by another tensor
     std::vector<at::Tensor> slots;

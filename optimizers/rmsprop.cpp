@@ -20,6 +20,12 @@ std::vector<std::string> RMSprop::slot_names() const {
   return names;
 }
 
+std::vector<std::vector<size_t>> RMSprop::slot_groups() const {
+  std::vector<std::vector<size_t>> groups;
+  for (size_t i = 0; i < slot_names().size(); ++i) groups.push_back({i});
+  return groups;
+}
+
 void RMSprop::update_step(const std::vector<at::Tensor>& grads, const std::vector<at::Tensor>& variables,
                           const std::vector<std::vector<at::Tensor>>& slots, double learning_rate, int64_t step) {
   const auto& velocity = slots[0];

@@ -23,6 +23,8 @@ class RMSprop : public Optimizer {
   static RMSprop from_config(const nlohmann::json& config);
 
  protected:
+  // Keras creates every velocity, then every momentum, then every average_gradient.
+  std::vector<std::vector<size_t>> slot_groups() const override;
   std::vector<std::string> slot_names() const override;
   void update_step(const std::vector<at::Tensor>& grads, const std::vector<at::Tensor>& variables,
                    const std::vector<std::vector<at::Tensor>>& slots, double learning_rate, int64_t step) override;
