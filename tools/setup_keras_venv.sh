@@ -27,7 +27,7 @@ if ! python3 -m venv "$VENV"; then
   rm -rf "$VENV"
   exit 0
 fi
-if ! "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "${PACKAGES[@]}"; then
+if ! "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --retries 2 "${PACKAGES[@]}"; then
   echo "setup_keras_venv: pip could not install ${PACKAGES[*]} (offline?); the Keras interop test will be skipped"
   rm -rf "$VENV"
   exit 0
