@@ -3,10 +3,10 @@
 //   keras_interop_driver export DIR   builds each case's model in Strata (fixed seeds, BatchNormalization
 //       weights perturbed, one Adam step taken), and writes DIR/<case>/: model.keras, model.h5 (Model::save),
 //       model.weights.h5, legacy_weights.h5 (Model::save_weights), model.json (Model::to_json), the inputs
-//       x0.npy, x1.npy, ..., Strata's predictions y.npy, and meta.json (layer classes and names, and the error
+//       x0.npy, x1.npy, ..., Strata's predictions y.npy, get_weights() as w0.npy, w1.npy, ..., and meta.json (layer classes and names, and the error
 //       of every file Strata failed to write).
 //   keras_interop_driver import DIR RESULTS.json   reads what Keras wrote in DIR/<case>/ (the same files) and
-//       loads each in Strata: load_model of both whole-model files, model_from_json + load_weights of both
+//       loads each in Strata: set_weights of Keras' get_weights (no file), load_model of both whole-model files, model_from_json + load_weights of both
 //       weight files, and load_weights of both into the Strata-built model of the same case; every check's
 //       predictions are compared with Keras' within 1e-5. Writes one record per check to RESULTS.json.
 //
@@ -186,6 +186,11 @@ int export_cases(const fs::path& root) {
       model->train_on_batch(x, target);
       for (size_t i = 0; i < x.size(); ++i) interop::save_npy((dir / ("x" + std::to_string(i) + ".npy")).string(), x[i]);
       interop::save_npy((dir / "y.npy").string(), model->predict(x, {.verbose = 0}));
+      // The weights themselves, for a baseline check that needs no file format: Keras' set_weights.
+      const std::vector<at::Tensor> weights = model->get_weights();
+      for (size_t i = 0; i < weights.size(); ++i)
+        interop::save_npy((dir / ("w" + std::to_string(i) + ".npy")).string(), weights[i]);
+      meta["weights"] = weights.size();
       meta["inputs"] = x.size();
       meta["layers"] = layer_list(*model);
       const std::vector<std::pair<std::string, std::function<void()>>> writers = {
@@ -193,7 +198,11 @@ int export_cases(const fs::path& root) {
           {"model.h5", [&] { model->save((dir / "model.h5").string()); }},
           {"model.weights.h5", [&] { model->save_weights((dir / "model.weights.h5").string()); }},
           {"legacy_weights.h5", [&] { model->save_weights((dir / "legacy_weights.h5").string()); }},
-          {"model.json", [&] { std::ofstream(dir / "model.json") << model->to_json(); }},
+          {"model.json",
+           [&] {
+             const std::string text = model->to_json();
+             std::ofstream(dir / "model.json") << text;
+           }},
       };
       for (const auto& [file, write] : writers) {
         try {
@@ -254,6 +263,15 @@ int import_cases(const fs::path& root, const fs::path& results_path) {
       model->load_weights(file.string());
       return model;
     };
+    // The baseline, no file involved (see run_interop.py): Keras' get_weights() into the Strata-built model.
+    record("Strata-built + set_weights(get_weights)", [&] {
+      std::shared_ptr<Model> model = c.build();
+      std::vector<at::Tensor> weights;
+      for (int i = 0; i < meta.at("weights").get<int>(); ++i)
+        weights.push_back(interop::load_npy((dir / ("w" + std::to_string(i) + ".npy")).string()));
+      model->set_weights(weights);
+      return model;
+    });
     record("load_model(.keras)", [&] { return models::load_model((dir / "model.keras").string()); });
     record("load_model(.h5)", [&] { return models::load_model((dir / "model.h5").string()); });
     record("model_from_json + load_weights(.weights.h5)",

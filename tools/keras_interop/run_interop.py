@@ -189,7 +189,14 @@ def check_strata_files(keras, np, builders, strata_dir):
         def from_json():
             return keras.models.model_from_json(open(path("model.json")).read())
 
+        def set_weights(model):
+            model.set_weights([np.load(path(f"w{i}.npy")) for i in range(meta["weights"])])
+            return model
+
         checks = [
+            # The baseline, no file involved: Strata's get_weights() into the Keras-built model. When only this
+            # fails, the layers compute differently; when only the others fail, the files are at fault.
+            ("Keras-built + set_weights(get_weights)", [], lambda: set_weights(builders[case]())),
             ("load_model(.keras)", ["model.keras"], lambda: keras.models.load_model(path("model.keras"))),
             ("load_model(.h5)", ["model.h5"], lambda: keras.models.load_model(path("model.h5"))),
             ("model_from_json + load_weights(.weights.h5)", ["model.json", "model.weights.h5"],
@@ -242,7 +249,10 @@ def write_keras_files(keras, np, cases, keras_dir):
             for i, x in enumerate(xs):
                 np.save(os.path.join(directory, f"x{i}.npy"), x)
             np.save(os.path.join(directory, "y.npy"), np.asarray(predict(model, xs)))
-            meta.update(inputs=len(xs), layers=layer_list(model))
+            weights = model.get_weights()
+            for i, w in enumerate(weights):
+                np.save(os.path.join(directory, f"w{i}.npy"), w)
+            meta.update(inputs=len(xs), weights=len(weights), layers=layer_list(model))
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 model.save(os.path.join(directory, "model.keras"))
