@@ -3,10 +3,11 @@
 //   keras_interop_driver export DIR   builds each case's model in Strata (fixed seeds, BatchNormalization
 //       weights perturbed, one Adam step taken), and writes DIR/<case>/: model.keras, model.h5 (Model::save),
 //       model.weights.h5, legacy_weights.h5 (Model::save_weights), model.json (Model::to_json), the inputs
-//       x0.npy, x1.npy, ..., Strata's predictions y.npy, get_weights() as w0.npy, w1.npy, ..., and meta.json (layer classes and names, and the error
+//       x0.npy, x1.npy, ..., Strata's predictions y.npy, get_weights() as w0.npy, w1.npy, ..., Adam's slots in Keras' order as o0.npy, ..., and meta.json (layer classes and names, and the error
 //       of every file Strata failed to write).
 //   keras_interop_driver import DIR RESULTS.json   reads what Keras wrote in DIR/<case>/ (the same files) and
-//       loads each in Strata: set_weights of Keras' get_weights (no file), load_model of both whole-model files, model_from_json + load_weights of both
+//       loads each in Strata: set_weights of Keras' get_weights (no file), load_model of both whole-model files
+//       (whose optimizer must come back as Adam after one step, with Keras' slots), model_from_json + load_weights of both
 //       weight files, and load_weights of both into the Strata-built model of the same case; every check's
 //       predictions are compared with Keras' within 1e-5. Writes one record per check to RESULTS.json.
 //
@@ -129,6 +130,16 @@ std::vector<Case> cases() {
   return all;
 }
 
+double max_difference(const at::Tensor& a, const at::Tensor& b);
+
+// DIR/x0.npy, DIR/w3.npy, ...: the files of a numbered list of arrays.
+std::string numbered(const fs::path& dir, const char* prefix, size_t index) {
+  std::string name = prefix;
+  name += std::to_string(index);
+  name += ".npy";
+  return (dir / name).string();
+}
+
 // Every weight moved off its initial value (biases off zero), BatchNormalization's gamma, beta and moving
 // statistics set at random, so a loader that skips or misplaces a weight cannot pass by accident.
 void perturb_weights(Layer& layer, at::Generator& gen) {
@@ -146,6 +157,38 @@ void perturb_weights(Layer& layer, at::Generator& gen) {
   }
   for (auto& w : weights) w = w + 0.1 * at::randn(w.sizes(), gen).to(w.scalar_type());
   layer.set_weights(weights);
+}
+
+// Adam's slots in Keras 3's optimizer.variables order (per trainable weight: momentum, velocity); Strata keeps
+// them slot by slot (every momentum, then every velocity).
+std::vector<at::Tensor> adam_slots_keras_order(const Model& model) {
+  const std::vector<at::Tensor> slots = model.optimizer().variables();
+  const size_t count = slots.size() / 2;
+  std::vector<at::Tensor> out;
+  for (size_t i = 0; i < count; ++i) {
+    out.push_back(slots[i]);
+    out.push_back(slots[count + i]);
+  }
+  return out;
+}
+
+// Why the optimizer state of a model loaded with its compile configuration differs from Keras' (one Adam step,
+// slots saved as o<i>.npy), or "" when it does not.
+std::string optimizer_problem(const Model& model, const fs::path& dir, int slot_count) {
+  if (!model.compiled()) return "loaded model is not compiled";
+  const auto& optimizer = model.optimizer();
+  if (optimizer.class_name() != "Adam") return "optimizer is " + optimizer.class_name() + ", expected Adam";
+  if (optimizer.iterations() != 1)
+    return "optimizer iterations " + std::to_string(optimizer.iterations()) + ", expected 1";
+  const std::vector<at::Tensor> slots = adam_slots_keras_order(model);
+  if (static_cast<int>(slots.size()) != slot_count)
+    return "optimizer has " + std::to_string(slots.size()) + " slot variables, Keras " + std::to_string(slot_count);
+  for (int i = 0; i < slot_count; ++i) {
+    const at::Tensor expected = interop::load_npy(numbered(dir, "o", i));
+    if (slots[i].sizes() != expected.sizes() || !(max_difference(slots[i], expected) <= 1e-7))
+      return "optimizer slot " + std::to_string(i) + " (Keras order) differs from Keras'";
+  }
+  return "";
 }
 
 // The classes and names of a model's layers, InputLayers left out (Keras' Sequential does not list its own).
@@ -184,13 +227,17 @@ int export_cases(const fs::path& root) {
       model->compile({.optimizer = "adam", .loss = losses::MeanSquaredError()});
       const at::Tensor target = at::randn(model->predict(x, {.verbose = 0}).sizes(), gen);
       model->train_on_batch(x, target);
-      for (size_t i = 0; i < x.size(); ++i) interop::save_npy((dir / ("x" + std::to_string(i) + ".npy")).string(), x[i]);
+      for (size_t i = 0; i < x.size(); ++i) interop::save_npy(numbered(dir, "x", i), x[i]);
       interop::save_npy((dir / "y.npy").string(), model->predict(x, {.verbose = 0}));
       // The weights themselves, for a baseline check that needs no file format: Keras' set_weights.
       const std::vector<at::Tensor> weights = model->get_weights();
       for (size_t i = 0; i < weights.size(); ++i)
-        interop::save_npy((dir / ("w" + std::to_string(i) + ".npy")).string(), weights[i]);
+        interop::save_npy(numbered(dir, "w", i), weights[i]);
       meta["weights"] = weights.size();
+      const std::vector<at::Tensor> slots = adam_slots_keras_order(*model);
+      for (size_t i = 0; i < slots.size(); ++i)
+        interop::save_npy(numbered(dir, "o", i), slots[i]);
+      meta["optimizer_slots"] = slots.size();
       meta["inputs"] = x.size();
       meta["layers"] = layer_list(*model);
       const std::vector<std::pair<std::string, std::function<void()>>> writers = {
@@ -233,14 +280,15 @@ int import_cases(const fs::path& root, const fs::path& results_path) {
     const fs::path dir = root / c.id;
     if (!fs::exists(dir / "meta.json")) continue;
     const json meta = json::parse(read_text(dir / "meta.json"));
-    auto record = [&](const std::string& check, const std::function<std::shared_ptr<Model>()>& load) {
+    auto record = [&](const std::string& check, const std::function<std::shared_ptr<Model>()>& load,
+                      bool compiled = false) {
       json row = {{"case", c.id}, {"check", check}, {"ok", false}};
       try {
         if (meta.at("errors").contains("build"))
           throw std::runtime_error("Keras could not build the case: " + meta["errors"]["build"].get<std::string>());
         Tensors x;
         for (int i = 0; i < meta.at("inputs").get<int>(); ++i)
-          x.push_back(interop::load_npy((dir / ("x" + std::to_string(i) + ".npy")).string()));
+          x.push_back(interop::load_npy(numbered(dir, "x", i)));
         const at::Tensor expected = interop::load_npy((dir / "y.npy").string());
         std::shared_ptr<Model> model = load();
         const double difference = max_difference(model->predict(x, {.verbose = 0}), expected);
@@ -251,6 +299,10 @@ int import_cases(const fs::path& root, const fs::path& results_path) {
         if (layers != meta.at("layers"))
           problem += (problem.empty() ? "" : "; ") + std::string("layers ") + layers.dump() + " differ from Keras' " +
                      meta.at("layers").dump();
+        if (compiled) {
+          const std::string optimizer = optimizer_problem(*model, dir, meta.at("optimizer_slots").get<int>());
+          if (!optimizer.empty()) problem += (problem.empty() ? "" : "; ") + optimizer;
+        }
         row["ok"] = problem.empty();
         if (!problem.empty()) row["error"] = problem;
       } catch (const std::exception& e) {
@@ -268,12 +320,12 @@ int import_cases(const fs::path& root, const fs::path& results_path) {
       std::shared_ptr<Model> model = c.build();
       std::vector<at::Tensor> weights;
       for (int i = 0; i < meta.at("weights").get<int>(); ++i)
-        weights.push_back(interop::load_npy((dir / ("w" + std::to_string(i) + ".npy")).string()));
+        weights.push_back(interop::load_npy(numbered(dir, "w", i)));
       model->set_weights(weights);
       return model;
     });
-    record("load_model(.keras)", [&] { return models::load_model((dir / "model.keras").string()); });
-    record("load_model(.h5)", [&] { return models::load_model((dir / "model.h5").string()); });
+    record("load_model(.keras)", [&] { return models::load_model((dir / "model.keras").string()); }, true);
+    record("load_model(.h5)", [&] { return models::load_model((dir / "model.h5").string()); }, true);
     record("model_from_json + load_weights(.weights.h5)",
            [&] { return with_weights(from_json(), dir / "model.weights.h5"); });
     record("model_from_json + load_weights(legacy .h5)",

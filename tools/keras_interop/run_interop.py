@@ -4,7 +4,8 @@
 Strata -> Keras: keras_interop_driver writes each case's model (model.keras, model.h5, model.weights.h5,
 legacy_weights.h5, model.json) with its inputs and predictions; here Keras loads every file
 (keras.models.load_model; model_from_json + load_weights; load_weights into the same model built in Keras)
-and its predictions must equal Strata's within 1e-5, with the same layer classes and names.
+and its predictions must equal Strata's within 1e-5, with the same layer classes and names; a model
+loaded from a whole-model file must also come back compiled with Adam's state after its one step.
 Keras -> Strata: the same architectures are built here in Keras, their weights and Adam's state set, and saved the same ways; the
 driver loads them in Strata and compares.
 
@@ -142,6 +143,36 @@ def compare(model, xs, expected, expected_layers, np):
     return ("; ".join(problems) or None), difference
 
 
+def optimizer_slots(model):
+    """Adam's slot variables (momentum, velocity per trainable weight) in Keras' order."""
+    return [variable for variable in model.optimizer.variables if variable.name not in ("iteration", "learning_rate")]
+
+
+def optimizer_problem(model, directory, slot_count, np, slots_restored=True):
+    """Why a model loaded with its compile configuration lacks the saved state of one Adam step, or None.
+    Keras 3.15's legacy .h5 loader builds the optimizer on model._trainable_variables (a model's own, none for
+    Sequential and functional models) and so never restores the slots, not even from its own files: for .h5
+    files Keras loads, slots_restored=False leaves them out."""
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is None:
+        return "loaded model is not compiled"
+    if type(optimizer).__name__ != "Adam":
+        return f"optimizer is {type(optimizer).__name__}, expected Adam"
+    if int(np.asarray(optimizer.iterations)) != 1:
+        return f"optimizer iterations {int(np.asarray(optimizer.iterations))}, expected 1"
+    if not slots_restored:
+        return None
+    slots = optimizer_slots(model)
+    if len(slots) != slot_count:
+        return f"optimizer has {len(slots)} slot variables, the saver {slot_count}"
+    for i, slot in enumerate(slots):
+        expected = np.load(os.path.join(directory, f"o{i}.npy"))
+        got = np.asarray(slot)
+        if got.shape != expected.shape or not np.max(np.abs(got - expected), initial=0.0) <= 1e-7:
+            return f"optimizer slot {i} ({slot.name}) differs from the saver's"
+    return None
+
+
 def perturb_weights(model, rng):
     """Every weight moved off its initial value (biases off zero), BatchNormalization's moving statistics
     included, so a loader that skips or misplaces a weight cannot pass by accident."""
@@ -218,6 +249,10 @@ def check_strata_files(keras, np, builders, strata_dir):
                         warnings.simplefilter("ignore")
                         model = load()
                     problem, difference = compare(model, xs, np.load(path("y.npy")), meta["layers"], np)
+                    if check.startswith("load_model"):
+                        optimizer = optimizer_problem(model, directory, meta["optimizer_slots"], np,
+                                                      slots_restored=check.endswith("(.keras)"))
+                        problem = "; ".join(p for p in (problem, optimizer) if p) or None
                     row.update(ok=problem is None, max_abs_diff=difference)
                     if problem:
                         row["error"] = problem
@@ -252,7 +287,10 @@ def write_keras_files(keras, np, cases, keras_dir):
             weights = model.get_weights()
             for i, w in enumerate(weights):
                 np.save(os.path.join(directory, f"w{i}.npy"), w)
-            meta.update(inputs=len(xs), weights=len(weights), layers=layer_list(model))
+            slots = optimizer_slots(model)
+            for i, slot in enumerate(slots):
+                np.save(os.path.join(directory, f"o{i}.npy"), np.asarray(slot))
+            meta.update(inputs=len(xs), weights=len(weights), optimizer_slots=len(slots), layers=layer_list(model))
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 model.save(os.path.join(directory, "model.keras"))
