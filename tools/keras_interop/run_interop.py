@@ -307,7 +307,10 @@ def write_keras_files(keras, np, cases, keras_dir):
 
 def run_driver(args, *driver_args):
     """The driver's output, or a FAIL row when it crashed."""
-    done = subprocess.run([args.driver, *driver_args], capture_output=True, text=True)
+    try:
+        done = subprocess.run([args.driver, *driver_args], capture_output=True, text=True, timeout=240)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return f"keras_interop_driver {driver_args[0]} did not run: {error}"
     if done.returncode != 0:
         tail = (done.stdout + done.stderr)[-2000:]
         return f"keras_interop_driver {driver_args[0]} exited with {done.returncode}: {tail}"
