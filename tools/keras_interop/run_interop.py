@@ -120,6 +120,18 @@ def keras_cases(keras, np):
     ]
 
 
+# Failures that are Keras' own, verified by hand: (direction, case, check) -> (text the error must contain, why).
+# Such a row shows KNOWN when it fails with that error, PASS when it passes; any other error is a FAIL.
+KNOWN_KERAS_LIMITATIONS = {
+    ("Strata -> Keras", "nested", "load_model(.h5)"): (
+        "has loops or disconnected nodes",
+        "Keras 3.15 cannot read tf.keras 2's legacy config of a model that calls a Sequential built on an Input: "
+        "tf.keras numbers that call node 1 (node 0 is the Sequential's own), Keras 3 does not skip node 0. "
+        "tf.keras 2.15 writes and reads the same config, and tf.keras 2.15's own .h5 of this model fails in "
+        "Keras 3 the same way."),
+}
+
+
 def layer_list(model):
     return [[type(layer).__name__, layer.name] for layer in model.layers if type(layer).__name__ != "InputLayer"]
 
@@ -258,6 +270,9 @@ def check_strata_files(keras, np, builders, strata_dir):
                         row["error"] = problem
                 except Exception as error:
                     row["error"] = f"{type(error).__name__}: {error}"
+            known = KNOWN_KERAS_LIMITATIONS.get((row["direction"], case, check))
+            if not row["ok"] and known and known[0] in row.get("error", ""):
+                row.update(known=True, error=f"known Keras limitation: {known[1]}")
             rows.append(row)
     return rows
 
@@ -317,6 +332,10 @@ def run_driver(args, *driver_args):
     return None
 
 
+def result(row):
+    return "PASS" if row["ok"] else "KNOWN" if row.get("known") else "FAIL"
+
+
 def print_table(rows):
     width_case = max(len(r["case"]) for r in rows)
     width_check = max(len(r["check"]) for r in rows)
@@ -325,12 +344,13 @@ def print_table(rows):
         difference = r.get("max_abs_diff")
         shown = f"{difference:.2e}" if difference is not None else "-"
         print(f"{r['direction']:<16} {r['case']:<{width_case}} {r['check']:<{width_check}} "
-              f"{'PASS' if r['ok'] else 'FAIL':<7} {shown}")
-    failures = [r for r in rows if not r["ok"]]
-    if failures:
-        print("\nFailures:")
-        for r in failures:
-            print(f"- {r['direction']} / {r['case']} / {r['check']}: {r.get('error', '?')}")
+              f"{result(r):<7} {shown}")
+    for title, kind in (("Known Keras limitations", "KNOWN"), ("Failures", "FAIL")):
+        listed = [r for r in rows if result(r) == kind]
+        if listed:
+            print(f"\n{title}:")
+            for r in listed:
+                print(f"- {r['direction']} / {r['case']} / {r['check']}: {r.get('error', '?')}")
 
 
 def main():
@@ -369,8 +389,10 @@ def main():
 
     print_table(rows)
     passed = sum(r["ok"] for r in rows)
-    print(f"\n{passed}/{len(rows)} checks passed in {time.time() - started:.1f} s (files under {work})")
-    return 0 if passed == len(rows) else 1
+    known = sum(result(r) == "KNOWN" for r in rows)
+    print(f"\n{passed}/{len(rows)} checks passed, {known} known Keras limitations, "
+          f"{len(rows) - passed - known} failed, in {time.time() - started:.1f} s (files under {work})")
+    return 0 if passed + known == len(rows) else 1
 
 
 if __name__ == "__main__":
