@@ -130,7 +130,16 @@ std::vector<Case> cases() {
   return all;
 }
 
-double max_difference(const at::Tensor& a, const at::Tensor& b);
+// The largest |a - b| (shapes must agree).
+double max_difference(const at::Tensor& a, const at::Tensor& b) {
+  if (a.sizes() != b.sizes()) {
+    std::ostringstream message;
+    message << "shape " << a.sizes() << " differs from Keras' " << b.sizes();
+    throw std::runtime_error(message.str());
+  }
+  return (a.to(at::kDouble) - b.to(at::kDouble)).abs().max().item<double>();
+}
+
 
 // DIR/x0.npy, DIR/w3.npy, ...: the files of a numbered list of arrays.
 std::string numbered(const fs::path& dir, const char* prefix, size_t index) {
@@ -197,15 +206,6 @@ json layer_list(const Model& model) {
   for (const auto& layer : model.layers())
     if (layer->class_name() != "InputLayer") out.push_back({layer->class_name(), layer->name()});
   return out;
-}
-
-double max_difference(const at::Tensor& a, const at::Tensor& b) {
-  if (a.sizes() != b.sizes()) {
-    std::ostringstream message;
-    message << "prediction shape " << a.sizes() << " differs from Keras' " << b.sizes();
-    throw std::runtime_error(message.str());
-  }
-  return (a.to(at::kDouble) - b.to(at::kDouble)).abs().max().item<double>();
 }
 
 void write_json(const fs::path& path, const json& value) { std::ofstream(path) << value.dump(1) << "\n"; }
