@@ -9,4 +9,4 @@ $SUDO apt-get install -y -q --no-install-recommends \
   build-essential cmake ccache git pkg-config \
   libtorch-dev libopenblas0-openmp zlib1g-dev \
   libhdf5-dev nlohmann-json3-dev libspdlog-dev catch2 \
-  dataset-fashion-mnist python3-torch
+  dataset-fashion-mnist python3-torch python3-venv
