@@ -8,6 +8,7 @@
 // Reading accepts both, whichever wrote them (Strata, Keras 3 or tf.keras 2).
 
 #include <nlohmann/json_fwd.hpp>
+#include <strata/core/registry.h>
 #include <strata/layers/layer.h>
 
 #include <memory>
@@ -18,7 +19,8 @@ class Model;
 
 namespace strata::models {
 
-enum class KerasDialect { kKeras3, kKeras2 };
+// The dialect losses, metrics and optimizers serialize in too (core/registry.h).
+using strata::KerasDialect;
 
 // {"class_name", "config", ...} of any layer: a built-in, a registered custom class, or a model (Sequential,
 // functional, registered subclass) with its layers. Models give Keras' whole model config.
