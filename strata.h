@@ -80,3 +80,5 @@
 #include <strata/metrics/serialization.h>
 #include <strata/optimizers/serialization.h>
 #include <strata/savedmodel/compile_config.h>
+#include <strata/callbacks/event_file_writer.h>
+#include <strata/callbacks/tensorboard.h>

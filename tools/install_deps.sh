@@ -8,5 +8,5 @@ $SUDO apt-get update -q
 $SUDO apt-get install -y -q --no-install-recommends \
   build-essential cmake ccache git pkg-config \
   libtorch-dev libopenblas0-openmp zlib1g-dev \
-  libhdf5-dev nlohmann-json3-dev libspdlog-dev catch2 \
+  libhdf5-dev libprotobuf-dev protobuf-compiler nlohmann-json3-dev libspdlog-dev catch2 \
   dataset-fashion-mnist python3-torch python3-venv

@@ -7,7 +7,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 VENV="${1:-$PWD/.venv-keras}"
-PACKAGES=(keras h5py numpy scipy jax)
+PACKAGES=(keras h5py numpy scipy jax tensorboard)
 
 have_keras() {
   KERAS_BACKEND=numpy "$VENV/bin/python" -c 'import h5py, keras; assert keras.__version__.startswith("3.")' \
