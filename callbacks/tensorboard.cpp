@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <sstream>
 
 namespace strata::callbacks {
 namespace {
@@ -153,6 +154,20 @@ void TensorBoard::write_model_graph() {
   // Keras writes the conceptual graph for Sequential and functional models only.
   if (!model() || (model()->class_name() != "Sequential" && !model()->graph())) return;
   train_writer().keras_model("keras", models::serialize_model(*model(), KerasDialect::kKeras3).dump(), 0);
+}
+
+void write_run_text(const std::string& log_dir, const Model& model, const std::vector<std::string>& command_line) {
+  std::ostringstream summary;
+  model.summary(summary);
+  std::string quoted;
+  for (const auto& arg : command_line) {
+    if (!quoted.empty()) quoted += ' ';
+    const bool plain = !arg.empty() && arg.find_first_of(" \t'\"$\\") == std::string::npos;
+    quoted += plain ? arg : "'" + arg + "'";
+  }
+  tensorboard::EventFileWriter writer((std::filesystem::path(log_dir) / "train").string());
+  writer.text("model_summary", "```\n" + summary.str() + "```", 0);
+  writer.text("command_line", "`" + quoted + "`", 0);
 }
 
 }  // namespace strata::callbacks

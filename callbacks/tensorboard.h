@@ -17,6 +17,11 @@
 #include <memory>
 #include <string>
 #include <variant>
+#include <vector>
+
+namespace strata {
+class Model;
+}
 
 namespace strata::tensorboard {
 class EventFileWriter;
@@ -67,5 +72,10 @@ class TensorBoard : public Callback {
   double epoch_start_time_ = 0.0;
   bool in_fit_ = false;
 };
+
+// Notes for a run (not part of Keras' callback): model.summary() as a Markdown code block under tag
+// "model_summary" and the command line (arguments quoted where needed) under "command_line", as text summaries at
+// step 0 in `<log_dir>/train`, where TensorBoard's text dashboard shows them beside the curves.
+void write_run_text(const std::string& log_dir, const Model& model, const std::vector<std::string>& command_line);
 
 }  // namespace strata::callbacks

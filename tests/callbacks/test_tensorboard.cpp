@@ -276,6 +276,18 @@ TEST_CASE("TensorBoard rejects bad arguments, and writes no validation run witho
   CHECK(by_tag(train, "scalars").count("epoch_loss") == 1);
 }
 
+TEST_CASE("write_run_text logs the model summary and the command line as text summaries", "[tensorboard]") {
+  const fs::path dir = scratch_dir("run_text");
+  Sequential model({layers::Input({3}), layers::Dense(2, {.name = "only_dense"})}, "noted");
+  callbacks::write_run_text(dir.string(), model, {"./train", "--lr", "0.1", "two words"});
+  const auto texts = by_tag(read_events(only_event_file(dir / "train")), "text");
+  const auto& summary = texts.at("model_summary").at(0).tensor();
+  REQUIRE(summary.dtype() == strata_tb::DT_STRING);
+  CHECK(summary.tensor_shape().dim_size() == 0);
+  CHECK_THAT(summary.string_val(0), Contains("only_dense") && Contains("Dense") && Contains("```"));
+  CHECK(texts.at("command_line").at(0).tensor().string_val(0) == "`./train --lr 0.1 'two words'`");
+}
+
 // Not part of the suite (hidden tag): tools/tensorboard_check/check_tensorboard.py runs it to get logs from a
 // real fit, then reads them with TensorBoard's own event loader. It writes under $STRATA_TB_EXPORT_DIR the runs
 // (train, validation) and expected.json with History's values and the final first kernel.
