@@ -82,3 +82,12 @@
 #include <strata/savedmodel/compile_config.h>
 #include <strata/callbacks/event_file_writer.h>
 #include <strata/callbacks/tensorboard.h>
+#include <strata/callbacks/python_format.h>
+#include <strata/callbacks/monitor_callback.h>
+#include <strata/callbacks/lambda_callback.h>
+#include <strata/callbacks/early_stopping.h>
+#include <strata/callbacks/reduce_lr_on_plateau.h>
+#include <strata/callbacks/learning_rate_scheduler.h>
+#include <strata/callbacks/csv_logger.h>
+#include <strata/callbacks/terminate_on_nan.h>
+#include <strata/callbacks/model_checkpoint.h>

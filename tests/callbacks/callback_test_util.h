@@ -1,0 +1,58 @@
+#pragma once
+// Shared by the callback tests: a small compiled model to attach, scripted logs, and captured std::cout.
+
+#include <strata/strata.h>
+
+#include <filesystem>
+#include <initializer_list>
+#include <iostream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <utility>
+
+#include <unistd.h>
+
+namespace strata::testing {
+
+inline std::shared_ptr<Sequential> small_model(double learning_rate = 0.1) {
+  auto model = std::make_shared<Sequential>(std::vector<LayerRef>{layers::Input({3}), layers::Dense(2)});
+  model->compile({.optimizer = optimizers::SGD({.learning_rate = learning_rate}), .loss = "mse", .metrics = {"mae"}});
+  return model;
+}
+
+inline Logs make_logs(std::initializer_list<std::pair<const char*, double>> entries) {
+  Logs logs;
+  for (const auto& [key, value] : entries) logs.set(key, value);
+  return logs;
+}
+
+// Everything written to std::cout while it lives.
+class CaptureCout {
+ public:
+  CaptureCout() : old_(std::cout.rdbuf(buffer_.rdbuf())) {}
+  ~CaptureCout() { std::cout.rdbuf(old_); }
+  std::string text() const { return buffer_.str(); }
+
+ private:
+  std::ostringstream buffer_;
+  std::streambuf* old_;
+};
+
+// A fresh empty directory under the system temp dir, removed afterwards.
+class TempDir {
+ public:
+  explicit TempDir(const std::string& name)
+      : path_(std::filesystem::temp_directory_path() / ("strata_cb_" + name + "_" + std::to_string(::getpid()))) {
+    std::filesystem::remove_all(path_);
+    std::filesystem::create_directories(path_);
+  }
+  ~TempDir() { std::filesystem::remove_all(path_); }
+  std::string operator/(const std::string& file) const { return (path_ / file).string(); }
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+}  // namespace strata::testing
