@@ -80,3 +80,4 @@
 #include <strata/metrics/serialization.h>
 #include <strata/optimizers/serialization.h>
 #include <strata/savedmodel/compile_config.h>
+#include <strata/callbacks/backup_and_restore.h>
