@@ -217,7 +217,8 @@ TEST_CASE("backup child training process", "[.backup_child]") {
   auto probe = std::make_shared<ChildProbe>(env_or("BK_CHILD_LOG", ""), kill_epoch, kill_batch,
                                             std::stoi(env_or("BK_CHILD_SLEEP_US", "0")));
   t.model->fit(t.x, t.y,
-               {.batch_size = kBatchSize, .epochs = kEpochs, .verbose = 0, .callbacks = {backup, probe}, .shuffle = true});
+               {.batch_size = kBatchSize, .epochs = kEpochs, .verbose = 0, .callbacks = {backup, probe},
+                .shuffle = true});
   t.model->save_weights(env_or("BK_CHILD_OUT", ""));
 }
 
@@ -282,7 +283,8 @@ TEST_CASE("BackupAndRestore: save_freq 'epoch' resumes at the start of the epoch
           "[callbacks][backup]") {
   const auto& reference = reference_weights();
   const fs::path work = fresh_dir("epoch");
-  REQUIRE(was_killed(run_child(work, (work / "log1").string(), {.save_freq = "epoch", .kill_epoch = 2, .kill_batch = 5})));
+  const ChildRun killed_run{.save_freq = "epoch", .kill_epoch = 2, .kill_batch = 5};
+  REQUIRE(was_killed(run_child(work, (work / "log1").string(), killed_run)));
   CHECK_THAT(read_text(work / "backup" / "training_metadata.json"), Contains("\"epoch\":2") && Contains("\"batch\":0"));
   REQUIRE(exited_ok(run_child(work, (work / "log2").string(), {.save_freq = "epoch"})));
   const auto resumed = read_log((work / "log2").string());
@@ -321,7 +323,7 @@ std::pair<std::shared_ptr<Sequential>, std::vector<std::pair<int, int64_t>>> tra
 
 }  // namespace
 
-TEST_CASE("BackupAndRestore: delete_checkpoint removes the backup when fit() ends; without it fit() resumes there",
+TEST_CASE("BackupAndRestore: delete_checkpoint removes the backup when fit() ends, and without it fit() resumes there",
           "[callbacks][backup]") {
   const fs::path work = fresh_dir("delete");
   const std::string dir = (work / "backup").string();
@@ -379,7 +381,8 @@ TEST_CASE("BackupAndRestore: a corrupt backup gives a strata::Error naming the f
   }
   {
     // A backup made mid-epoch with another number of batches per epoch cannot be resumed.
-    std::ofstream(metadata, std::ios::trunc) << R"({"epoch": 1, "batch": 3, "steps": 7, "weights": "backup_a.weights.h5"})";
+    std::ofstream(metadata, std::ios::trunc)
+        << R"({"epoch": 1, "batch": 3, "steps": 7, "weights": "backup_a.weights.h5"})";
     CHECK_THAT(message_of<ValueError>([&] { fit_with_backup(); }), Contains("batches per epoch"));
   }
   check_bitwise_equal(t.model->get_weights(), before);
