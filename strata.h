@@ -91,3 +91,4 @@
 #include <strata/callbacks/csv_logger.h>
 #include <strata/callbacks/terminate_on_nan.h>
 #include <strata/callbacks/model_checkpoint.h>
+#include <strata/callbacks/backup_and_restore.h>

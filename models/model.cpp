@@ -456,12 +456,18 @@ callbacks::History Model::fit(const ModelData& x, const ModelData& y, FitOptions
   stop_training = false;
   const uint64_t shuffle_seed = draw_seed();
   Logs epoch_logs;
+  fit_start = {options.initial_epoch, 0};
   callbacks.on_train_begin({});
-  for (int epoch = options.initial_epoch; epoch < options.epochs && !stop_training; ++epoch) {
+  if (fit_start.epoch < 0 || fit_start.step < 0 || fit_start.step > steps)
+    throw ValueError(who + ": a callback moved the start to epoch " + std::to_string(fit_start.epoch) + ", step " +
+                     std::to_string(fit_start.step) + "; expected epoch >= 0 and a step in [0, " +
+                     std::to_string(steps) + "]");
+  for (int epoch = fit_start.epoch; epoch < options.epochs && !stop_training; ++epoch) {
     reset_metrics();
     callbacks.on_epoch_begin(epoch, {});
     at::Tensor order = options.shuffle ? epoch_order(samples, shuffle_seed, epoch) : at::Tensor();
-    for (int64_t step = 0; step < steps && !stop_training; ++step) {
+    const int64_t first_step = epoch == fit_start.epoch ? fit_start.step : 0;
+    for (int64_t step = first_step; step < steps && !stop_training; ++step) {
       const int64_t begin = step * options.batch_size;
       const int64_t size = std::min(options.batch_size, samples - begin);
       callbacks.on_train_batch_begin(step, {});

@@ -193,6 +193,16 @@ class Model : public Layer {
   // Set by a callback to end fit() after the current batch.
   bool stop_training = false;
 
+  // Where fit() starts training. fit() sets it to {initial_epoch, 0} just before on_train_begin; a callback may
+  // move it there to resume an interrupted run (BackupAndRestore): fit() then runs epochs [epoch, epochs) and
+  // skips the first `step` batches of `epoch`, which were trained before the restart. The skipped batches are
+  // exactly those of that epoch's shuffled order (see FitOptions::initial_epoch), so the rest matches too.
+  struct FitStart {
+    int epoch = 0;
+    int64_t step = 0;
+  };
+  FitStart fit_start;
+
  protected:
   // Registers a metric that a custom train_step/test_step updates, so the loops reset and report it:
   // `loss_tracker_ = track_metric(metrics::Mean("loss"))`.
