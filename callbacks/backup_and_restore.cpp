@@ -42,15 +42,6 @@ nlohmann::json read_metadata(const std::string& path) {
   return metadata;
 }
 
-void write_text(const std::string& path, const std::string& text) {
-  write_atomically(path, [&](const std::string& temp_path) {
-    std::ofstream out(temp_path, std::ios::binary | std::ios::trunc);
-    out << text;
-    out.flush();
-    if (!out) throw IOError(std::string(kWho) + ": cannot write '" + temp_path + "'");
-  });
-}
-
 }  // namespace
 
 BackupAndRestore::BackupAndRestore(BackupAndRestoreOptions options) : options_(std::move(options)) {
@@ -154,7 +145,8 @@ void BackupAndRestore::back_up(int epoch, int64_t batch) {
     throw IOError(std::string(kWho) + ": cannot create backup_dir '" + options_.backup_dir + "': " + error.message());
   // The order keeps a whole backup on disk at every moment: the previous metadata is kept first (its slot is
   // the one not written now), then the new weights go to the other slot, and the new metadata commits them.
-  if (options_.double_checkpoint && !latest_metadata_.empty()) write_text(metadata_path() + ".bkp", latest_metadata_);
+  if (options_.double_checkpoint && !latest_metadata_.empty())
+    write_file_atomically(metadata_path() + ".bkp", latest_metadata_);
   const std::string slot = latest_slot_ == kSlotA ? kSlotB : kSlotA;
   const savedmodel::OptimizerState optimizer = savedmodel::optimizer_state_of(model);
   write_atomically(join(options_.backup_dir, slot), [&](const std::string& temp_path) {
@@ -164,7 +156,7 @@ void BackupAndRestore::back_up(int epoch, int64_t batch) {
     file.flush();
   });
   nlohmann::json metadata = {{"epoch", epoch}, {"batch", batch}, {"steps", params().steps}, {"weights", slot}};
-  write_text(metadata_path(), metadata.dump());
+  write_file_atomically(metadata_path(), metadata.dump());
   latest_metadata_ = metadata.dump();
   latest_slot_ = slot;
 }

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <filesystem>
+#include <fstream>
 #include <unistd.h>
 
 namespace strata {
@@ -46,6 +47,15 @@ void write_atomically(const std::string& path, const std::function<void(const st
     throw;
   }
   fsync_path(dir.string(), O_RDONLY | O_DIRECTORY, "directory", path);
+}
+
+void write_file_atomically(const std::string& path, const std::string& bytes) {
+  write_atomically(path, [&](const std::string& temp_path) {
+    std::ofstream out(temp_path, std::ios::binary | std::ios::trunc);
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    out.flush();
+    if (!out) throw IOError("Saving '" + path + "': cannot write '" + temp_path + "'");
+  });
 }
 
 }  // namespace strata

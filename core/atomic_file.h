@@ -13,4 +13,7 @@ namespace strata {
 // Errors are strata::IOError naming `path`.
 void write_atomically(const std::string& path, const std::function<void(const std::string& temp_path)>& write);
 
+// write_atomically for a file whose whole content is `bytes`.
+void write_file_atomically(const std::string& path, const std::string& bytes);
+
 }  // namespace strata

@@ -15,7 +15,6 @@
 
 #include <chrono>
 #include <ctime>
-#include <fstream>
 
 namespace strata::savedmodel {
 namespace {
@@ -61,12 +60,7 @@ void write_keras_archive(const Model& model, const std::string& path, bool inclu
                                                   {"config.json", config.dump()},
                                                   {"model.weights.h5", read_file_bytes(weights.path())}},
                                                  now);
-  write_atomically(path, [&](const std::string& temp_path) {
-    std::ofstream out(temp_path, std::ios::binary | std::ios::trunc);
-    out.write(archive.data(), static_cast<std::streamsize>(archive.size()));
-    out.flush();
-    if (!out) throw IOError("cannot write '" + temp_path + "'");
-  });
+  write_file_atomically(path, archive);
 }
 
 std::shared_ptr<Model> read_keras_archive(const std::string& path, bool compile) {
