@@ -125,7 +125,7 @@ void BackupAndRestore::on_train_batch_end(int64_t batch, const Logs&) {
   back_up(current_epoch_, batch + 1);
 }
 
-void BackupAndRestore::on_epoch_end(int epoch, const Logs&) {
+void BackupAndRestore::on_epoch_end(int epoch, Logs&) {
   if (batch_interval_ == 0) back_up(epoch + 1, 0);
 }
 

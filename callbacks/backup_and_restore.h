@@ -45,7 +45,7 @@ class BackupAndRestore : public Callback {
   void on_train_begin(const Logs& logs) override;
   void on_epoch_begin(int epoch, const Logs& logs) override;
   void on_train_batch_end(int64_t batch, const Logs& logs) override;
-  void on_epoch_end(int epoch, const Logs& logs) override;
+  void on_epoch_end(int epoch, Logs& logs) override;
   void on_train_end(const Logs& logs) override;
 
   const BackupAndRestoreOptions& options() const { return options_; }

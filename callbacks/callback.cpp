@@ -12,11 +12,17 @@ CallbackList::CallbackList(std::vector<std::shared_ptr<Callback>> callbacks, Mod
   }
 }
 
-// Each hook forwards to every callback; the macros keep the fourteen forwarders from drifting apart.
+// Each hook forwards to every callback; the macros keep the other thirteen forwarders from drifting apart.
 #define STRATA_FORWARD_LOGS(hook) \
   void CallbackList::hook(const Logs& logs) { \
     for (auto& callback : callbacks_) callback->hook(logs); \
   }
+// Keras' epoch-end logs are one dict the callbacks share: what one adds (ReduceLROnPlateau's learning_rate) the
+// later ones (History, the progress bar, CSVLogger) see.
+void CallbackList::on_epoch_end(int epoch, Logs& logs) {
+  for (auto& callback : callbacks_) callback->on_epoch_end(epoch, logs);
+}
+
 #define STRATA_FORWARD_INDEXED(hook, Index) \
   void CallbackList::hook(Index index, const Logs& logs) { \
     for (auto& callback : callbacks_) callback->hook(index, logs); \
@@ -25,7 +31,6 @@ CallbackList::CallbackList(std::vector<std::shared_ptr<Callback>> callbacks, Mod
 STRATA_FORWARD_LOGS(on_train_begin)
 STRATA_FORWARD_LOGS(on_train_end)
 STRATA_FORWARD_INDEXED(on_epoch_begin, int)
-STRATA_FORWARD_INDEXED(on_epoch_end, int)
 STRATA_FORWARD_INDEXED(on_train_batch_begin, int64_t)
 STRATA_FORWARD_INDEXED(on_train_batch_end, int64_t)
 STRATA_FORWARD_LOGS(on_test_begin)

@@ -34,7 +34,8 @@ class Callback {
   virtual void on_train_begin(const Logs& logs) {}
   virtual void on_train_end(const Logs& logs) {}
   virtual void on_epoch_begin(int epoch, const Logs& logs) {}
-  virtual void on_epoch_end(int epoch, const Logs& logs) {}
+  // `logs` may be added to (Keras' callbacks share one dict): later callbacks see the additions.
+  virtual void on_epoch_end(int epoch, Logs& logs) {}
   virtual void on_train_batch_begin(int64_t batch, const Logs& logs) {}
   virtual void on_train_batch_end(int64_t batch, const Logs& logs) {}
   virtual void on_test_begin(const Logs& logs) {}
@@ -67,7 +68,7 @@ class CallbackList {
   void on_train_begin(const Logs& logs);
   void on_train_end(const Logs& logs);
   void on_epoch_begin(int epoch, const Logs& logs);
-  void on_epoch_end(int epoch, const Logs& logs);
+  void on_epoch_end(int epoch, Logs& logs);
   void on_train_batch_begin(int64_t batch, const Logs& logs);
   void on_train_batch_end(int64_t batch, const Logs& logs);
   void on_test_begin(const Logs& logs);

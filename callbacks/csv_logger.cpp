@@ -27,7 +27,7 @@ void CSVLogger::on_train_begin(const Logs& logs) {
   have_keys_ = false;
 }
 
-void CSVLogger::on_epoch_end(int epoch, const Logs& logs) {
+void CSVLogger::on_epoch_end(int epoch, Logs& logs) {
   if (!file_.is_open()) on_train_begin({});
   if (!have_keys_) {
     for (const auto& [key, value] : logs) keys_.push_back(key);

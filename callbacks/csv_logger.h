@@ -22,7 +22,7 @@ class CSVLogger : public Callback {
   explicit CSVLogger(std::string filename, CSVLoggerOptions options = {});
 
   void on_train_begin(const Logs& logs) override;
-  void on_epoch_end(int epoch, const Logs& logs) override;
+  void on_epoch_end(int epoch, Logs& logs) override;
   void on_train_end(const Logs& logs) override;
 
  private:

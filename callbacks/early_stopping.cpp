@@ -19,7 +19,7 @@ void EarlyStopping::on_train_begin(const Logs& logs) {
   best_epoch_ = 0;
 }
 
-void EarlyStopping::on_epoch_end(int epoch, const Logs& logs) {
+void EarlyStopping::on_epoch_end(int epoch, Logs& logs) {
   resolve_mode();
   const std::optional<double> current = logs.get(monitor_);
   if (!current) {

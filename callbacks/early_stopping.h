@@ -27,7 +27,7 @@ class EarlyStopping : public MonitorCallback {
   explicit EarlyStopping(EarlyStoppingOptions options = {});
 
   void on_train_begin(const Logs& logs) override;
-  void on_epoch_end(int epoch, const Logs& logs) override;
+  void on_epoch_end(int epoch, Logs& logs) override;
   void on_train_end(const Logs& logs) override;
 
   int wait() const { return wait_; }

@@ -7,7 +7,7 @@ void History::on_train_begin(const Logs& logs) {
   epoch.clear();
 }
 
-void History::on_epoch_end(int epoch_index, const Logs& logs) {
+void History::on_epoch_end(int epoch_index, Logs& logs) {
   epoch.push_back(epoch_index);
   for (const auto& [key, value] : logs) history[key].push_back(value);
 }

@@ -12,7 +12,7 @@ namespace strata::callbacks {
 class History : public Callback {
  public:
   void on_train_begin(const Logs& logs) override;
-  void on_epoch_end(int epoch, const Logs& logs) override;
+  void on_epoch_end(int epoch, Logs& logs) override;
 
   // history.at("val_loss")[i] is the value after epoch epoch[i].
   std::map<std::string, std::vector<double>> history;

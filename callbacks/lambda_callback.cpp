@@ -5,7 +5,7 @@ namespace strata::callbacks {
 void LambdaCallback::on_epoch_begin(int epoch, const Logs& logs) {
   if (options_.on_epoch_begin) options_.on_epoch_begin(epoch, logs);
 }
-void LambdaCallback::on_epoch_end(int epoch, const Logs& logs) {
+void LambdaCallback::on_epoch_end(int epoch, Logs& logs) {
   if (options_.on_epoch_end) options_.on_epoch_end(epoch, logs);
 }
 void LambdaCallback::on_train_begin(const Logs& logs) {

@@ -25,7 +25,7 @@ class LambdaCallback : public Callback {
 
   bool needs_batch_logs() const override { return options_.needs_batch_logs; }
   void on_epoch_begin(int epoch, const Logs& logs) override;
-  void on_epoch_end(int epoch, const Logs& logs) override;
+  void on_epoch_end(int epoch, Logs& logs) override;
   void on_train_begin(const Logs& logs) override;
   void on_train_end(const Logs& logs) override;
   void on_train_batch_begin(int64_t batch, const Logs& logs) override;

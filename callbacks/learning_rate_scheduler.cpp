@@ -26,4 +26,8 @@ void LearningRateScheduler::on_epoch_begin(int epoch, const Logs& logs) {
               << python_float_repr(learning_rate) << ".\n";
 }
 
+void LearningRateScheduler::on_epoch_end(int epoch, Logs& logs) {
+  logs.set("learning_rate", static_cast<float>(model()->optimizer().learning_rate()));  // Keras' float32 variable
+}
+
 }  // namespace strata::callbacks

@@ -1,7 +1,7 @@
 #pragma once
 // LearningRateScheduler: at the start of each epoch sets the optimizer's learning rate to
-// schedule(epoch, current_lr) (epoch 0-based), as Keras 3. Keras also writes "learning_rate" into the epoch
-// logs; Strata's logs are const in the hooks, so read model.optimizer().learning_rate() instead.
+// schedule(epoch, current_lr) (epoch 0-based), and at its end adds the rate to the epoch logs as
+// "learning_rate" (so History, CSVLogger and TensorBoard record it), as Keras 3.
 
 #include <strata/callbacks/callback.h>
 
@@ -20,6 +20,7 @@ class LearningRateScheduler : public Callback {
   explicit LearningRateScheduler(Schedule schedule, LearningRateSchedulerOptions options = {});
 
   void on_epoch_begin(int epoch, const Logs& logs) override;
+  void on_epoch_end(int epoch, Logs& logs) override;
 
  private:
   Schedule schedule_;

@@ -59,7 +59,7 @@ std::string ModelCheckpoint::file_path(int epoch, int64_t batch, const Logs& log
   }
 }
 
-void ModelCheckpoint::on_epoch_end(int epoch, const Logs& logs) {
+void ModelCheckpoint::on_epoch_end(int epoch, Logs& logs) {
   resolve_mode();
   if (save_every_batches_ == 0) save(epoch, -1, logs);
 }

@@ -33,7 +33,7 @@ class ModelCheckpoint : public MonitorCallback {
   // Batch-frequency saves format the filepath and test `monitor` with the batch's logs.
   bool needs_batch_logs() const override { return save_every_batches_ > 0; }
   void on_epoch_begin(int epoch, const Logs& logs) override { current_epoch_ = epoch; }
-  void on_epoch_end(int epoch, const Logs& logs) override;
+  void on_epoch_end(int epoch, Logs& logs) override;
   void on_train_batch_end(int64_t batch, const Logs& logs) override;
 
   // The path a save at this point would use (epoch and batch 0-based, batch < 0 for an epoch-end save).

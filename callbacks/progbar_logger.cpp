@@ -31,7 +31,7 @@ void ProgbarLogger::on_epoch_begin(int epoch, const Logs& logs) {
 
 void ProgbarLogger::on_train_batch_end(int64_t batch, const Logs& logs) { step(batch, logs); }
 
-void ProgbarLogger::on_epoch_end(int epoch, const Logs& logs) { finish(logs); }
+void ProgbarLogger::on_epoch_end(int epoch, Logs& logs) { finish(logs); }
 
 void ProgbarLogger::on_test_begin(const Logs& logs) {
   if (!in_fit_) start(params().steps);

@@ -22,8 +22,9 @@ void ReduceLROnPlateau::on_train_begin(const Logs& logs) {
   wait_ = 0;
 }
 
-void ReduceLROnPlateau::on_epoch_end(int epoch, const Logs& logs) {
+void ReduceLROnPlateau::on_epoch_end(int epoch, Logs& logs) {
   resolve_mode();
+  logs.set("learning_rate", static_cast<float>(model()->optimizer().learning_rate()));  // Keras' float32 variable
   const std::optional<double> current = logs.get(monitor_);
   if (!current) {
     std::string available;

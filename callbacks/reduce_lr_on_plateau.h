@@ -1,8 +1,7 @@
 #pragma once
 // ReduceLROnPlateau: multiplies the optimizer's learning rate by `factor` when the monitored quantity has not
 // improved for `patience` epochs, then waits `cooldown` epochs before counting again, as Keras 3.
-// Keras 3 also writes "learning_rate" into the epoch logs; Strata's hooks receive the logs as const (and
-// History has already copied them), so the rate is not added: read model.optimizer().learning_rate().
+// Each epoch end first adds the rate in use to the logs as "learning_rate", as Keras 3.
 
 #include <strata/callbacks/monitor_callback.h>
 
@@ -26,7 +25,7 @@ class ReduceLROnPlateau : public MonitorCallback {
   explicit ReduceLROnPlateau(ReduceLROnPlateauOptions options = {});
 
   void on_train_begin(const Logs& logs) override;
-  void on_epoch_end(int epoch, const Logs& logs) override;
+  void on_epoch_end(int epoch, Logs& logs) override;
 
   int wait() const { return wait_; }
   int cooldown_counter() const { return cooldown_counter_; }

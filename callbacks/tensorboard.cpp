@@ -56,6 +56,8 @@ TensorBoard::TensorBoard(TensorBoardOptions options)
     : options_(std::move(options)), batch_interval_(batch_interval(options_.update_freq)) {
   if (options_.histogram_freq < 0)
     throw ValueError("TensorBoard: histogram_freq must be >= 0, got " + std::to_string(options_.histogram_freq));
+  if (options_.write_grads && options_.histogram_freq == 0)
+    throw ValueError("TensorBoard: write_grads needs histogram_freq >= 1 (gradients are written with the histograms)");
 }
 
 TensorBoard::~TensorBoard() = default;
@@ -99,7 +101,7 @@ void TensorBoard::on_train_batch_end(int64_t batch, const Logs& logs) {
   for (const auto& [name, value] : logs) writer.scalar("batch_" + name, value, global_train_batch_);
 }
 
-void TensorBoard::on_epoch_end(int epoch, const Logs& logs) {
+void TensorBoard::on_epoch_end(int epoch, Logs& logs) {
   auto& train = train_writer();
   bool has_validation = false;
   for (const auto& [name, value] : logs) {
@@ -143,6 +145,10 @@ void TensorBoard::log_weights(int epoch) {
       std::string name = variable.name;
       std::replace(name.begin(), name.end(), ':', '_');
       writer.histogram(name + "/histogram", variable.value, epoch);
+      const at::Tensor& grad = variable.value.grad();
+      // backward() left the last batch's gradient of the scaled loss; scale_loss(1) is the factor to undo.
+      if (options_.write_grads && grad.defined())
+        writer.histogram(name + "_grad/histogram", grad / model()->optimizer().scale_loss(at::ones({})), epoch);
       if (!options_.write_images) continue;
       at::Tensor image = weight_as_image(variable.value);
       if (image.defined()) writer.image(name + "/image", image, epoch);

@@ -6,8 +6,9 @@
 //     val_ entries without their prefix (`epoch_loss`), so both curves share a chart, and
 //     `evaluation_<name>_vs_iterations` at step = optimizer iterations after each validation;
 //   - with update_freq N (or "batch" = 1), `batch_<name>` every N training batches at step = the global batch count;
-//   - histogram_freq: `<layer>/<weight>/histogram` of every layer's weights each histogram_freq epochs, and with
-//     write_images the weights as images (`.../image`) where Keras can show them;
+//   - histogram_freq: `<layer>/<weight>/histogram` of every layer's weights each histogram_freq epochs, with
+//     write_grads their last gradients too, and with write_images the weights as images (`.../image`) where Keras
+//     can show them;
 //   - write_graph: the model config (tag "keras", plugin graph_keras_model) for Sequential and functional models.
 // The validation run is created on first use, so a fit without validation has no validation directory.
 
@@ -32,6 +33,9 @@ namespace strata::callbacks {
 struct TensorBoardOptions {
   std::string log_dir = "logs";
   int histogram_freq = 0;  // epochs between weight histograms; 0 writes none
+  // With histogram_freq: also the gradients of the last training batch as `<layer>/<weight>_grad/histogram`
+  // (Keras 1's write_grads; Keras 3 has no gradient histograms).
+  bool write_grads = false;
   bool write_graph = true;
   bool write_images = false;
   bool write_steps_per_second = false;
@@ -50,7 +54,7 @@ class TensorBoard : public Callback {
   void on_train_begin(const Logs& logs) override;
   void on_train_end(const Logs& logs) override;
   void on_epoch_begin(int epoch, const Logs& logs) override;
-  void on_epoch_end(int epoch, const Logs& logs) override;
+  void on_epoch_end(int epoch, Logs& logs) override;
   void on_train_batch_begin(int64_t batch, const Logs& logs) override;
   void on_train_batch_end(int64_t batch, const Logs& logs) override;
   void on_test_end(const Logs& logs) override;

@@ -448,9 +448,11 @@ callbacks::History Model::fit(const ModelData& x, const ModelData& y, FitOptions
   const int64_t samples = train.x.front().size(0);
   const int64_t steps = steps_for(samples, options.batch_size);
   auto history = std::make_shared<callbacks::History>();
-  std::vector<std::shared_ptr<Callback>> all = {history};
+  // Keras 3's order: the user's callbacks, then History, then the progress bar, so both see what a callback
+  // adds to the epoch logs (ReduceLROnPlateau's learning_rate).
+  std::vector<std::shared_ptr<Callback>> all = unwrap(options.callbacks);
+  all.push_back(history);
   if (options.verbose != 0) all.push_back(std::make_shared<callbacks::ProgbarLogger>());
-  for (auto& callback : unwrap(options.callbacks)) all.push_back(callback);
   CallbackList callbacks(all, this, {options.epochs, steps, options.verbose});
 
   stop_training = false;
@@ -517,9 +519,8 @@ Logs Model::evaluate(const ModelData& x, const ModelData& y, EvaluateOptions opt
   std::vector<Shape> y_pred_shapes;
   const Batch data = collect_data(who, x, y, options.sample_weight, &y_pred_shapes);
   check_data(who, data, y_pred_shapes);
-  std::vector<std::shared_ptr<Callback>> all;
+  std::vector<std::shared_ptr<Callback>> all = unwrap(options.callbacks);
   if (options.verbose != 0) all.push_back(std::make_shared<callbacks::ProgbarLogger>());
-  for (auto& callback : unwrap(options.callbacks)) all.push_back(callback);
   CallbackList callbacks(all, this, {1, steps_for(data.x.front().size(0), options.batch_size), options.verbose});
   return run_test_loop(data, options.batch_size, callbacks);
 }
@@ -534,9 +535,8 @@ Tensors Model::predict_outputs(const ModelData& x, PredictOptions options) {
   if (data.x.size() == 1) check_input(data.x.front());
   keep_host_memory_for_reuse();
   const int64_t steps = steps_for(samples, options.batch_size);
-  std::vector<std::shared_ptr<Callback>> all;
+  std::vector<std::shared_ptr<Callback>> all = unwrap(options.callbacks);
   if (options.verbose != 0) all.push_back(std::make_shared<callbacks::ProgbarLogger>());
-  for (auto& callback : unwrap(options.callbacks)) all.push_back(callback);
   CallbackList callbacks(all, this, {1, steps, options.verbose});
 
   at::NoGradGuard no_grad;

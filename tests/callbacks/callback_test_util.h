@@ -4,6 +4,7 @@
 #include <strata/strata.h>
 
 #include <filesystem>
+#include <fstream>
 #include <initializer_list>
 #include <iostream>
 #include <memory>
@@ -24,6 +25,20 @@ inline std::shared_ptr<Sequential> small_model(double learning_rate = 0.1) {
 inline Logs make_logs(std::initializer_list<std::pair<const char*, double>> entries) {
   Logs logs;
   for (const auto& [key, value] : entries) logs.set(key, value);
+  return logs;
+}
+
+// The whole file as bytes ("" when it cannot be read).
+inline std::string read_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// Ends an epoch with `logs` and returns them as the callback left them (callbacks may add entries).
+inline Logs end_epoch(Callback& callback, int epoch, Logs logs) {
+  callback.on_epoch_end(epoch, logs);
   return logs;
 }
 

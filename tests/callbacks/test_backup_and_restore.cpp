@@ -7,6 +7,8 @@
 // the reference run and the resumed run compute alike.
 
 #include <ATen/ATen.h>
+#include "callback_test_util.h"
+
 #include <strata/callbacks/backup_and_restore.h>
 #include <strata/core/error.h>
 #include <strata/core/random.h>
@@ -31,6 +33,7 @@
 #include <vector>
 
 using namespace strata;
+using strata::testing::read_file;
 using Catch::Matchers::Contains;
 namespace fs = std::filesystem;
 
@@ -145,13 +148,6 @@ std::vector<std::pair<int, int64_t>> read_log(const std::string& path) {
   return out;
 }
 
-std::string read_text(const fs::path& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 std::vector<at::Tensor> final_weights(const fs::path& work) {
   Training t = make_training();
   t.model->load_weights((work / "final.weights.h5").string());
@@ -230,7 +226,7 @@ TEST_CASE("BackupAndRestore: a run killed mid-epoch resumes from the last batch 
   // trained, lost with the kill, and trained again after the restart.
   const int killed = run_child(work, (work / "log1").string(), {.save_freq = "4", .kill_epoch = 1, .kill_batch = 9});
   REQUIRE(was_killed(killed));
-  const std::string metadata = read_text(work / "backup" / "training_metadata.json");
+  const std::string metadata = read_file(work / "backup" / "training_metadata.json");
   INFO(metadata);
   CHECK_THAT(metadata, Contains("\"epoch\":1") && Contains("\"batch\":9"));
 
@@ -285,7 +281,7 @@ TEST_CASE("BackupAndRestore: save_freq 'epoch' resumes at the start of the epoch
   const fs::path work = fresh_dir("epoch");
   const ChildRun killed_run{.save_freq = "epoch", .kill_epoch = 2, .kill_batch = 5};
   REQUIRE(was_killed(run_child(work, (work / "log1").string(), killed_run)));
-  CHECK_THAT(read_text(work / "backup" / "training_metadata.json"), Contains("\"epoch\":2") && Contains("\"batch\":0"));
+  CHECK_THAT(read_file(work / "backup" / "training_metadata.json"), Contains("\"epoch\":2") && Contains("\"batch\":0"));
   REQUIRE(exited_ok(run_child(work, (work / "log2").string(), {.save_freq = "epoch"})));
   const auto resumed = read_log((work / "log2").string());
   REQUIRE(resumed.size() == static_cast<size_t>(2 * kSteps));
@@ -332,7 +328,7 @@ TEST_CASE("BackupAndRestore: delete_checkpoint removes the backup when fit() end
 
   train({.backup_dir = dir, .delete_checkpoint = false}, 2);
   REQUIRE(fs::exists(work / "backup" / "training_metadata.json"));
-  CHECK_THAT(read_text(work / "backup" / "training_metadata.json"), Contains("\"epoch\":2") && Contains("\"batch\":0"));
+  CHECK_THAT(read_file(work / "backup" / "training_metadata.json"), Contains("\"epoch\":2") && Contains("\"batch\":0"));
   // Both epochs are done: a new fit() with the same backup restores and trains nothing more.
   auto [model, seen] = train({.backup_dir = dir}, 2);
   CHECK(seen.empty());
@@ -351,7 +347,7 @@ TEST_CASE("BackupAndRestore: a corrupt backup gives a strata::Error naming the f
   const std::string dir = (work / "backup").string();
   const fs::path metadata = work / "backup" / "training_metadata.json";
   train({.backup_dir = dir, .delete_checkpoint = false}, 1);
-  const std::string good_metadata = read_text(metadata);
+  const std::string good_metadata = read_file(metadata);
   REQUIRE_THAT(good_metadata, Contains("backup_a.weights.h5"));  // one backup: the first slot
   const fs::path weights = work / "backup" / "backup_a.weights.h5";
 
@@ -397,8 +393,8 @@ TEST_CASE("BackupAndRestore: with double_checkpoint an unreadable latest backup 
   // (0, 10) in b.
   train({.backup_dir = dir, .save_freq = 5, .double_checkpoint = true, .delete_checkpoint = false}, 1);
   const fs::path metadata = work / "backup" / "training_metadata.json";
-  REQUIRE_THAT(read_text(metadata), Contains("\"batch\":15") && Contains("backup_a.weights.h5"));
-  REQUIRE_THAT(read_text(metadata.string() + ".bkp"), Contains("\"batch\":10") && Contains("backup_b.weights.h5"));
+  REQUIRE_THAT(read_file(metadata), Contains("\"batch\":15") && Contains("backup_a.weights.h5"));
+  REQUIRE_THAT(read_file(metadata.string() + ".bkp"), Contains("\"batch\":10") && Contains("backup_b.weights.h5"));
   std::ofstream(work / "backup" / "backup_a.weights.h5", std::ios::trunc) << "garbage";
 
   auto [model, seen] = train({.backup_dir = dir, .save_freq = 5, .double_checkpoint = true}, 2);

@@ -11,27 +11,16 @@ using namespace strata;
 using namespace strata::testing;
 using Catch::Matchers::Contains;
 
-namespace {
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-}  // namespace
-
 TEST_CASE("CSVLogger writes Keras' header, rows and NA columns", "[callbacks][csv_logger]") {
   TempDir dir("csv");
   const std::string path = dir / "log.csv";
   callbacks::CSVLogger logger(path);
   logger.on_train_begin({});
   // Logs arrive in compile order (loss first); the file sorts the keys. No val_ key: val_ columns are added.
-  logger.on_epoch_end(0, make_logs({{"loss", 0.5}, {"accuracy", 0.25}}));
+  end_epoch(logger, 0, make_logs({{"loss", 0.5}, {"accuracy", 0.25}}));
   // The row is flushed at once: readable before training ends.
   CHECK(read_file(path) == "epoch,accuracy,loss,val_accuracy,val_loss\r\n0,0.25,0.5,NA,NA\r\n");
-  logger.on_epoch_end(1, make_logs({{"loss", 0.1 + 0.2}, {"accuracy", 1e-05}, {"val_loss", 2.0}}));
+  end_epoch(logger, 1, make_logs({{"loss", 0.1 + 0.2}, {"accuracy", 1e-05}, {"val_loss", 2.0}}));
   logger.on_train_end({});
   CHECK(read_file(path) ==
         "epoch,accuracy,loss,val_accuracy,val_loss\r\n"
@@ -42,7 +31,7 @@ TEST_CASE("CSVLogger writes Keras' header, rows and NA columns", "[callbacks][cs
 TEST_CASE("CSVLogger separator, overwrite and append", "[callbacks][csv_logger]") {
   TempDir dir("csv_append");
   const std::string path = dir / "log.csv";
-  const Logs epoch_logs = make_logs({{"loss", 0.75}, {"val_loss", 0.625}});
+  Logs epoch_logs = make_logs({{"loss", 0.75}, {"val_loss", 0.625}});
   {
     callbacks::CSVLogger logger(path, {.separator = ";"});
     logger.on_train_begin({});

@@ -124,7 +124,7 @@ TEST_CASE("EarlyStopping restore_best_weights restores the best epoch's weights"
     std::vector<at::Tensor> weights = model->get_weights();
     for (auto& w : weights) w.fill_(static_cast<double>(epoch));
     model->set_weights(weights);
-    stopper.on_epoch_end(epoch, make_logs({{"val_loss", val_loss[epoch]}}));
+    end_epoch(stopper, epoch, make_logs({{"val_loss", val_loss[epoch]}}));
   }
   CHECK(epoch == 4);  // stopped after epoch 3 (0.7, 0.8 without improvement)
   CaptureCout out;

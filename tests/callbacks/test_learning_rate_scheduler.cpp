@@ -30,6 +30,8 @@ TEST_CASE("LearningRateScheduler sets schedule(epoch, lr) at each epoch begin", 
   REQUIRE(calls.size() == 4);
   CHECK(calls[2] == std::pair<int, double>{2, 0.1});
   CHECK(calls[3] == std::pair<int, double>{3, 0.05});
+  // Keras 3 adds the rate (its float32 variable) to the epoch logs.
+  CHECK(end_epoch(scheduler, 3, make_logs({{"loss", 1.0}})).at("learning_rate") == static_cast<double>(0.025f));
 }
 
 TEST_CASE("LearningRateScheduler verbose message and bad schedules", "[callbacks][lr_scheduler]") {

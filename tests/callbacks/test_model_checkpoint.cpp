@@ -91,7 +91,7 @@ TEST_CASE("ModelCheckpoint save_best_only saves only improvements", "[callbacks]
   const std::vector<double> val_loss = {1.0, 1.2, 0.8, 0.8};
   for (int epoch = 0; epoch < 4; ++epoch) {
     checkpoint.on_epoch_begin(epoch, {});
-    checkpoint.on_epoch_end(epoch, make_logs({{"loss", 0.5}, {"val_loss", val_loss[epoch]}}));
+    end_epoch(checkpoint, epoch, make_logs({{"loss", 0.5}, {"val_loss", val_loss[epoch]}}));
   }
   CHECK(files_in(dir.path()) == std::set<std::string>{"best-01.weights.h5", "best-03.weights.h5"});
   CHECK_THAT(out.text(), Contains("\nEpoch 1: val_loss improved from None to 1.00000, saving model to " +
@@ -111,7 +111,7 @@ TEST_CASE("ModelCheckpoint initial_value_threshold and mode max", "[callbacks][m
                                         {.save_best_only = true, .initial_value_threshold = 0.9});
   checkpoint.set_model(model.get());
   const std::vector<double> val_loss = {1.0, 0.95, 0.85};
-  for (int epoch = 0; epoch < 3; ++epoch) checkpoint.on_epoch_end(epoch, make_logs({{"val_loss", val_loss[epoch]}}));
+  for (int epoch = 0; epoch < 3; ++epoch) end_epoch(checkpoint, epoch, make_logs({{"val_loss", val_loss[epoch]}}));
   CHECK(files_in(dir.path()) == std::set<std::string>{"m-3.keras"});
   // The archive is a loadable model.
   CHECK(models::load_model(dir / "m-3.keras")->count_params() == model->count_params());
@@ -121,7 +121,7 @@ TEST_CASE("ModelCheckpoint initial_value_threshold and mode max", "[callbacks][m
                                          {.monitor = "val_accuracy", .save_best_only = true, .save_weights_only = true});
   on_accuracy.set_model(model.get());
   const std::vector<double> accuracy = {0.5, 0.4, 0.6};
-  for (int epoch = 0; epoch < 3; ++epoch) on_accuracy.on_epoch_end(epoch, make_logs({{"val_accuracy", accuracy[epoch]}}));
+  for (int epoch = 0; epoch < 3; ++epoch) end_epoch(on_accuracy, epoch, make_logs({{"val_accuracy", accuracy[epoch]}}));
   CHECK(files_in(dir_max.path()) == std::set<std::string>{"a-1.weights.h5", "a-3.weights.h5"});
 }
 
@@ -135,7 +135,7 @@ TEST_CASE("ModelCheckpoint save_freq in batches counts across epochs", "[callbac
   for (int epoch = 0; epoch < 2; ++epoch) {
     checkpoint.on_epoch_begin(epoch, {});
     for (int64_t batch = 0; batch < 3; ++batch) checkpoint.on_train_batch_end(batch, make_logs({{"loss", 0.5}}));
-    checkpoint.on_epoch_end(epoch, make_logs({{"loss", 0.5}, {"val_loss", 0.5}}));  // no epoch-end save
+    end_epoch(checkpoint, epoch, make_logs({{"loss", 0.5}, {"val_loss", 0.5}}));  // no epoch-end save
   }
   CHECK(files_in(dir.path() / "sub") ==
         std::set<std::string>{"b-1-2.weights.h5", "b-2-1.weights.h5", "b-2-3.weights.h5"});

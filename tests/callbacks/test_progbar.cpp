@@ -109,7 +109,8 @@ TEST_CASE("ProgbarLogger prints the epoch header and one line per epoch", "[call
   logger.on_train_begin({});
   logger.on_epoch_begin(0, {});
   for (int64_t batch = 0; batch < 5; ++batch) logger.on_train_batch_end(batch, {});
-  logger.on_epoch_end(0, loss_logs(0.25));
+  Logs epoch_logs = loss_logs(0.25);
+  logger.on_epoch_end(0, epoch_logs);
   logger.on_train_end({});
   const std::string text = out.str();
   INFO(text);

@@ -19,7 +19,7 @@ std::vector<double> rates_after(callbacks::ReduceLROnPlateau& callback, Model& m
   callback.on_train_begin({});
   std::vector<double> rates;
   for (size_t epoch = 0; epoch < values.size(); ++epoch) {
-    callback.on_epoch_end(static_cast<int>(epoch), make_logs({{"loss", 1.0}, {"val_loss", values[epoch]}}));
+    end_epoch(callback, static_cast<int>(epoch), make_logs({{"loss", 1.0}, {"val_loss", values[epoch]}}));
     rates.push_back(model.optimizer().learning_rate());
   }
   return rates;
@@ -63,14 +63,35 @@ TEST_CASE("ReduceLROnPlateau mode auto maximizes accuracy; verbose message; bad 
   callbacks::ReduceLROnPlateau reducer({.monitor = "val_accuracy", .factor = 0.5, .patience = 1, .verbose = 1});
   reducer.set_model(model.get());
   reducer.on_train_begin({});
-  reducer.on_epoch_end(0, make_logs({{"val_accuracy", 0.5}}));
-  reducer.on_epoch_end(1, make_logs({{"val_accuracy", 0.7}}));  // higher is better: no reduction
+  end_epoch(reducer, 0, make_logs({{"val_accuracy", 0.5}}));
+  end_epoch(reducer, 1, make_logs({{"val_accuracy", 0.7}}));  // higher is better: no reduction
   CHECK(model->optimizer().learning_rate() == 0.5);
   CaptureCout out;
-  reducer.on_epoch_end(2, make_logs({{"val_accuracy", 0.6}}));
+  end_epoch(reducer, 2, make_logs({{"val_accuracy", 0.6}}));
   CHECK(model->optimizer().learning_rate() == 0.25);
   CHECK(out.text() == "\nEpoch 3: ReduceLROnPlateau reducing learning rate to 0.25.\n");
+
+  // Keras 3 adds the rate in use, read from its float32 variable, before it decides.
+  CHECK(end_epoch(reducer, 3, make_logs({{"val_accuracy", 0.6}})).at("learning_rate") == static_cast<double>(0.25f));
 
   CHECK_THROWS_WITH(callbacks::ReduceLROnPlateau({.factor = 1.0}),
                     Contains("does not support a factor >= 1.0. Received factor=1.0"));
 }
+
+TEST_CASE("ReduceLROnPlateau's learning_rate reaches History, the progress bar and CSVLogger in fit()",
+          "[callbacks][reduce_lr]") {
+  set_random_seed(3);
+  auto model = small_model(0.1f);
+  const at::Tensor x = at::randn({8, 3}), y = at::randn({8, 2});
+  // factor 0.5 and patience 1 on a loss that cannot improve by min_delta=10: halved after every epoch.
+  auto reducer = callbacks::ReduceLROnPlateau({.monitor = "loss", .factor = 0.5, .patience = 1, .min_delta = 10});
+  TempDir dir("reduce_lr_csv");
+  auto csv = std::make_shared<callbacks::CSVLogger>(dir / "log.csv");
+  CaptureCout out;
+  const auto history = model->fit(x, y, {.batch_size = 4, .epochs = 3, .verbose = 2, .callbacks = {reducer, csv}});
+  const std::vector<double> expected = {0.1f, 0.1f, 0.05f};  // the rate each epoch trained with
+  CHECK(history.history.at("learning_rate") == expected);
+  CHECK_THAT(out.text(), Contains("learning_rate: 0.0500"));
+  CHECK_THAT(read_file(dir / "log.csv"), Contains("epoch,learning_rate,loss"));
+}
+

@@ -8,6 +8,7 @@
 #include <strata/layers/dense.h>
 #include <strata/layers/input_layer.h>
 #include <strata/models/sequential.h>
+#include <strata/optimizers/sgd.h>
 
 #include <ATen/ATen.h>
 #include <nlohmann/json.hpp>
@@ -256,6 +257,33 @@ TEST_CASE("TensorBoard writes Keras' tags, runs and steps during fit", "[tensorb
   const auto config = nlohmann::json::parse(graph.tensor().string_val(0));
   CHECK(config["class_name"] == "Sequential");
   CHECK(config["config"]["layers"].size() >= 2);
+}
+
+TEST_CASE("write_grads logs the last batch's gradients beside the weights", "[tensorboard]") {
+  set_random_seed(4);
+  const fs::path dir = scratch_dir("grads");
+  const at::Tensor x = at::randn({6, 3}), y = at::randn({6, 2});
+  Sequential model({layers::Input({3}), layers::Dense(2, {.name = "d"})});
+  model.compile({.optimizer = optimizers::SGD({.learning_rate = 0.0}), .loss = "mse"});  // weights stay put
+  const at::Tensor w = model.get_weights()[0].to(at::kDouble), b = model.get_weights()[1].to(at::kDouble);
+  model.fit(x, y, {.batch_size = 6, .epochs = 1, .verbose = 0,
+                   .callbacks = {callbacks::TensorBoard({.log_dir = dir.string(), .histogram_freq = 1,
+                                                         .write_grads = true, .write_graph = false})}});
+  // mse = mean over the 6 samples and 2 outputs of (xW + b - y)^2, so dW = 2/12 x^T (xW + b - y).
+  const at::Tensor xd = x.to(at::kDouble);
+  const at::Tensor expected = xd.t().matmul(xd.matmul(w) + b - y.to(at::kDouble)) * (2.0 / 12.0);
+  const auto histograms = by_tag(read_events(only_event_file(dir / "train")), "histograms");
+  const auto& histogram = histograms.at("d/kernel_grad/histogram").at(0).tensor();
+  double count = 0, lo = 1e300, hi = -1e300;
+  for (int i = 0; i < histogram.double_val_size(); i += 3) {
+    lo = std::min(lo, histogram.double_val(i));
+    hi = std::max(hi, histogram.double_val(i + 1));
+    count += histogram.double_val(i + 2);
+  }
+  CHECK(count == 6);
+  CHECK(lo == Approx(expected.min().item<double>()).epsilon(1e-5));
+  CHECK(hi == Approx(expected.max().item<double>()).epsilon(1e-5));
+  CHECK_THROWS_WITH(callbacks::TensorBoard({.write_grads = true}), Contains("write_grads needs histogram_freq"));
 }
 
 TEST_CASE("TensorBoard rejects bad arguments, and writes no validation run without validation data",

@@ -89,6 +89,6 @@ TEST_CASE("LambdaCallback calls each given hook in fit()'s order", "[callbacks][
   CHECK_FALSE(batch_logs_have_loss);
   // Hooks left out do nothing.
   callbacks::LambdaCallback empty;
-  empty.on_epoch_end(0, {});
+  end_epoch(empty, 0, {});
   CHECK_FALSE(empty.needs_batch_logs());
 }

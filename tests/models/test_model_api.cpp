@@ -61,7 +61,7 @@ class Stopper : public Callback {
     ++batches;
     if (batch == stop_at_) model()->stop_training = true;
   }
-  void on_epoch_end(int, const Logs&) override { ++epochs_ended; }
+  void on_epoch_end(int, Logs&) override { ++epochs_ended; }
 
  private:
   int64_t stop_at_;

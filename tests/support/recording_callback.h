@@ -30,7 +30,7 @@ class Recorder : public Callback {
   void on_epoch_begin(int epoch, const Logs&) override {
     events.push_back("epoch_begin:" + std::to_string(epoch));
   }
-  void on_epoch_end(int epoch, const Logs& logs) override {
+  void on_epoch_end(int epoch, Logs& logs) override {
     events.push_back("epoch_end:" + std::to_string(epoch));
     epoch_logs.push_back(logs);
   }
