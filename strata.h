@@ -16,6 +16,7 @@
 #include <strata/core/random.h>
 #include <strata/core/regularizers.h>
 #include <strata/core/shape.h>
+#include <strata/data/dataset.h>
 #include <strata/data/fashion_mnist.h>
 #include <strata/data/idx.h>
 #include <strata/layers/activation.h>
