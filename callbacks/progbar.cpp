@@ -59,6 +59,7 @@ Progbar::Progbar(int64_t target, int verbose, std::ostream& out, std::optional<b
       last_draw_(start_ - std::chrono::seconds(1)) {}
 
 std::string Progbar::bar(int64_t current) const {
+  if (target_ < 0) return format("%7.0f/Unknown", static_cast<double>(current));
   const int digits = static_cast<int>(std::to_string(target_).size());
   std::string count = std::to_string(current);
   count = std::string(std::max<int>(0, digits - static_cast<int>(count.size())), ' ') + count + "/" + std::to_string(target_);
@@ -79,8 +80,9 @@ void Progbar::update(int64_t current, const Logs& values, bool finalize) {
     if (verbose_ != 1 || !interactive_ || since_draw < kRedrawInterval) return;
     last_draw_ = now;
     const double per_step = current > 0 ? elapsed / static_cast<double>(current) : 0.0;
-    std::string line = bar(current) + " - ETA: " + format_eta(per_step * static_cast<double>(target_ - current)) +
-                       format_values(values);
+    const std::string timing = target_ < 0 ? " - " + format("%.0fs", elapsed)
+                                           : " - ETA: " + format_eta(per_step * static_cast<double>(target_ - current));
+    std::string line = bar(current) + timing + format_values(values);
     const size_t width = line.size();
     if (width < last_width_) line += std::string(last_width_ - width, ' ');
     last_width_ = width;

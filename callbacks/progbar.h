@@ -5,6 +5,7 @@
 //  469/469 [==============================] - 2s 4ms/step - loss: 0.5012 - accuracy: 0.8123
 // When the output is not a terminal (a log file, CI) only that final line is written; verbose=2
 // writes one short line at the end: "469/469 - 2s - 4ms/step - loss: 0.5012 - ...".
+// A negative target is an unknown length (a dataset of unknown cardinality): "     27/Unknown - 3s - loss: ...".
 
 #include <strata/core/logs.h>
 
@@ -23,6 +24,8 @@ class Progbar {
   void update(int64_t current, const Logs& values, bool finalize = false);
 
   bool interactive() const { return interactive_; }
+  // Once the length is known (the end of the first pass over a dataset of unknown length).
+  void set_target(int64_t target) { target_ = target; }
 
  private:
   using Clock = std::chrono::steady_clock;

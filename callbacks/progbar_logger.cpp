@@ -10,7 +10,7 @@ bool ProgbarLogger::needs_batch_logs() const {
 }
 
 void ProgbarLogger::start(int64_t steps) {
-  progbar_ = std::make_unique<Progbar>(steps, params().verbose, *out_);
+  progbar_ = std::make_unique<Progbar>(steps >= 0 ? steps : learned_steps_, params().verbose, *out_);
   seen_ = 0;
 }
 
@@ -20,6 +20,11 @@ void ProgbarLogger::step(int64_t batch, const Logs& logs) {
 }
 
 void ProgbarLogger::finish(const Logs& logs) {
+  // As Keras: a pass of unknown length ends with its count as the target, and later epochs use it.
+  if (params().steps < 0 && progbar_) {
+    learned_steps_ = seen_;
+    progbar_->set_target(seen_);
+  }
   if (progbar_) progbar_->update(seen_, logs, true);
   progbar_.reset();
 }

@@ -36,6 +36,7 @@ class ProgbarLogger : public Callback {
   std::ostream* out_;
   std::unique_ptr<Progbar> progbar_;
   int64_t seen_ = 0;
+  int64_t learned_steps_ = -1;  // an unknown epoch length, once the first epoch has shown it
   bool in_fit_ = false;  // validation inside fit() shows no bar of its own, as in Keras
 };
 

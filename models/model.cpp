@@ -1,5 +1,4 @@
 #include <ATen/ATen.h>
-#include <ATen/CPUGeneratorImpl.h>
 #include <strata/callbacks/progbar_logger.h>
 #include <strata/core/error.h>
 #include <strata/core/host_memory.h>
@@ -8,6 +7,7 @@
 #include <strata/models/compiled_loss.h>
 #include <strata/models/compiled_metrics.h>
 #include <strata/models/data_checks.h>
+#include <strata/models/epoch_iterator.h>
 #include <strata/models/functional_graph.h>
 #include <strata/models/model.h>
 #include <strata/optimizers/loss_scale_optimizer.h>
@@ -18,37 +18,15 @@
 namespace strata {
 namespace {
 
-int64_t steps_for(int64_t samples, int64_t batch_size) { return (samples + batch_size - 1) / batch_size; }
-
 // fit()'s shuffling seed, one draw from the global generator (so set_random_seed fixes it).
 uint64_t draw_seed() {
   return static_cast<uint64_t>(at::randint(std::numeric_limits<int64_t>::max(), {}, at::kLong).item<int64_t>());
-}
-
-// Epoch `epoch`'s sample order depends only on (seed, epoch), so a fit() resumed at initial_epoch repeats it.
-// splitmix64 spreads neighbouring epochs' seeds apart.
-at::Tensor epoch_order(int64_t samples, uint64_t seed, int epoch) {
-  uint64_t z = seed + 0x9E3779B97F4A7C15ULL * (static_cast<uint64_t>(epoch) + 1);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-  at::Generator generator = at::detail::createCPUGenerator(z ^ (z >> 31));
-  return at::randperm(samples, generator, at::TensorOptions().dtype(at::kLong));
 }
 
 std::vector<std::shared_ptr<Callback>> unwrap(const std::vector<CallbackRef>& callbacks) {
   std::vector<std::shared_ptr<Callback>> out;
   for (const auto& callback : callbacks) out.push_back(callback.ptr());
   return out;
-}
-
-Tensors map_tensors(const Tensors& tensors, const std::function<at::Tensor(const at::Tensor&)>& fn) {
-  Tensors out;
-  for (const auto& t : tensors) out.push_back(t.defined() ? fn(t) : t);
-  return out;
-}
-
-Batch map_batch(const Batch& data, const std::function<at::Tensor(const at::Tensor&)>& fn) {
-  return {map_tensors(data.x, fn), map_tensors(data.y, fn), map_tensors(data.sample_weight, fn)};
 }
 
 Batch slice(const Batch& data, int64_t begin, int64_t size) {
@@ -411,17 +389,28 @@ Tensors Model::predict_step(const Tensors& x) { return apply(x, {}, false); }
 // ---------------------------------------------------------------------------------------------------------------
 // Loops
 
+namespace {
+
+void check_fit_options(const std::string& who, const FitOptions& options) {
+  if (options.epochs < 0 || options.initial_epoch < 0)
+    throw ValueError(who + ": expected epochs >= 0 and initial_epoch >= 0, got epochs=" + std::to_string(options.epochs) +
+                     " initial_epoch=" + std::to_string(options.initial_epoch));
+  if (options.verbose < 0 || options.verbose > 2)
+    throw ValueError(who + ": expected verbose 0, 1 or 2, got " + std::to_string(options.verbose));
+}
+
+}  // namespace
+
 callbacks::History Model::fit(const ModelData& x, const ModelData& y, FitOptions options) {
   require_compiled("fit()");
   const std::string who = describe() + ": fit()";
   check_batch_size(who, options.batch_size);
   if (!(options.validation_split >= 0.0 && options.validation_split < 1.0))
     throw ValueError(who + ": expected validation_split in [0, 1), got " + std::to_string(options.validation_split));
-  if (options.epochs < 0 || options.initial_epoch < 0)
-    throw ValueError(who + ": expected epochs >= 0 and initial_epoch >= 0, got epochs=" + std::to_string(options.epochs) +
-                     " initial_epoch=" + std::to_string(options.initial_epoch));
-  if (options.verbose < 0 || options.verbose > 2)
-    throw ValueError(who + ": expected verbose 0, 1 or 2, got " + std::to_string(options.verbose));
+  check_fit_options(who, options);
+  if (options.steps_per_epoch || options.validation_steps)
+    throw ValueError(who + ": steps_per_epoch and validation_steps are for datasets; with tensors an epoch is every "
+                           "sample once, in batches of batch_size");
   keep_host_memory_for_reuse();
 
   std::vector<Shape> y_pred_shapes;
@@ -430,7 +419,7 @@ callbacks::History Model::fit(const ModelData& x, const ModelData& y, FitOptions
   const ValidationData& given = options.validation_data;
   if (!given.x.empty()) {
     val = collect_data(who + " validation_data", given.x, given.y, given.sample_weight, nullptr);
-  } else if (options.validation_split > 0.0) {
+  } else if (options.validation_split > 0.0 && !given.dataset) {
     // Keras takes the last fraction of the samples, before any shuffling.
     const int64_t samples = train.x.front().size(0);
     const int64_t split_at = static_cast<int64_t>(static_cast<double>(samples) * (1.0 - options.validation_split));
@@ -441,12 +430,49 @@ callbacks::History Model::fit(const ModelData& x, const ModelData& y, FitOptions
     train = slice(train, 0, split_at);
   }
   check_data(who, train, y_pred_shapes);
-  const bool validate = !val.x.empty();
-  if (validate) check_data(who + " validation data", val, y_pred_shapes);
+  if (!val.x.empty()) check_data(who + " validation data", val, y_pred_shapes);
   add_class_weights(who, train, options.class_weight);
+  options.class_weight.clear();  // folded into the sample weights once, not again per batch
 
-  const int64_t samples = train.x.front().size(0);
-  const int64_t steps = steps_for(samples, options.batch_size);
+  // One draw from the global generator, so set_random_seed fixes every epoch's order (FitOptions::initial_epoch).
+  const uint64_t shuffle_seed = draw_seed();
+  EpochIterator train_batches(std::move(train), options.batch_size,
+                              options.shuffle ? std::optional<uint64_t>(shuffle_seed) : std::nullopt);
+  std::optional<EpochIterator> val_batches;
+  if (given.dataset)
+    val_batches.emplace(dataset_batches(*given.dataset, std::nullopt, false, who + " validation_data"));
+  else if (!val.x.empty())
+    val_batches.emplace(std::move(val), options.batch_size, std::nullopt);
+  return run_fit(who, train_batches, val_batches ? &*val_batches : nullptr, options);
+}
+
+callbacks::History Model::fit(const data::Dataset& dataset, FitOptions options) {
+  require_compiled("fit()");
+  const std::string who = describe() + ": fit()";
+  check_fit_options(who, options);
+  if (options.validation_split > 0.0)
+    throw ValueError(who + ": validation_split is only supported for tensors, not a dataset; pass validation_data");
+  if (!options.sample_weight.empty())
+    throw ValueError(who + ": sample_weight is not taken with a dataset; make it the element's third part "
+                           "(x, y, sample_weight)");
+  keep_host_memory_for_reuse();
+  EpochIterator train_batches = dataset_batches(dataset, options.steps_per_epoch, true, who);
+  std::optional<EpochIterator> val_batches;
+  const ValidationData& given = options.validation_data;
+  if (given.dataset) {
+    val_batches.emplace(dataset_batches(*given.dataset, options.validation_steps, false, who + " validation_data"));
+  } else if (!given.x.empty()) {
+    if (options.validation_steps)
+      throw ValueError(who + ": validation_steps is for a validation dataset, not tensors");
+    Batch val = collect_data(who + " validation_data", given.x, given.y, given.sample_weight, nullptr);
+    val_batches.emplace(std::move(val), options.batch_size, std::nullopt);
+  }
+  return run_fit(who, train_batches, val_batches ? &*val_batches : nullptr, options);
+}
+
+callbacks::History Model::run_fit(const std::string& who, EpochIterator& train, EpochIterator* validation,
+                                  const FitOptions& options) {
+  const int64_t steps = train.steps();
   auto history = std::make_shared<callbacks::History>();
   // Keras 3's order: the user's callbacks, then History, then the progress bar, so both see what a callback
   // adds to the epoch logs (ReduceLROnPlateau's learning_rate).
@@ -456,34 +482,37 @@ callbacks::History Model::fit(const ModelData& x, const ModelData& y, FitOptions
   CallbackList callbacks(all, this, {options.epochs, steps, options.verbose});
 
   stop_training = false;
-  const uint64_t shuffle_seed = draw_seed();
   Logs epoch_logs;
   fit_start = {options.initial_epoch, 0};
   callbacks.on_train_begin({});
-  if (fit_start.epoch < 0 || fit_start.step < 0 || fit_start.step > steps)
+  if (fit_start.epoch < 0 || fit_start.step < 0 || (steps != EpochIterator::kUnknownSteps && fit_start.step > steps))
     throw ValueError(who + ": a callback moved the start to epoch " + std::to_string(fit_start.epoch) + ", step " +
                      std::to_string(fit_start.step) + "; expected epoch >= 0 and a step in [0, " +
                      std::to_string(steps) + "]");
   for (int epoch = fit_start.epoch; epoch < options.epochs && !stop_training; ++epoch) {
     reset_metrics();
     callbacks.on_epoch_begin(epoch, {});
-    at::Tensor order = options.shuffle ? epoch_order(samples, shuffle_seed, epoch) : at::Tensor();
     const int64_t first_step = epoch == fit_start.epoch ? fit_start.step : 0;
-    for (int64_t step = first_step; step < steps && !stop_training; ++step) {
-      const int64_t begin = step * options.batch_size;
-      const int64_t size = std::min(options.batch_size, samples - begin);
+    train.start_epoch(epoch, first_step);
+    for (int64_t step = first_step; !stop_training; ++step) {
+      std::optional<Batch> batch = train.next();
+      if (!batch) break;
+      add_class_weights(who, *batch, options.class_weight);
       callbacks.on_train_batch_begin(step, {});
-      if (order.defined()) {
-        const at::Tensor index = order.narrow(0, begin, size);
-        train_step(map_batch(train, [&](const at::Tensor& t) { return t.index_select(0, index); }));
-      } else {
-        train_step(slice(train, begin, size));
-      }
+      train_step(*batch);
       callbacks.on_train_batch_end(step, callbacks.needs_batch_logs() ? metric_logs() : Logs());
     }
+    if (train.ran_out()) {
+      // Keras' warning, word for word, and training stops after this epoch.
+      std::cerr << "Warning: Your input ran out of data; interrupting training. Make sure that your dataset or "
+                   "generator can generate at least `steps_per_epoch * epochs` batches. You may need to use the "
+                   "`.repeat()` function when building your dataset.\n";
+      stop_training = true;
+    }
     epoch_logs = metric_logs();
-    if (validate) {
-      for (const auto& [key, value] : run_test_loop(val, options.batch_size, callbacks)) epoch_logs.set("val_" + key, value);
+    if (validation) {
+      validation->start_epoch(0);
+      for (const auto& [key, value] : run_test_loop(*validation, callbacks)) epoch_logs.set("val_" + key, value);
     }
     callbacks.on_epoch_end(epoch, epoch_logs);
   }
@@ -494,16 +523,15 @@ callbacks::History Model::fit(const ModelData& x, const ModelData& y, FitOptions
   return history_;
 }
 
-Logs Model::run_test_loop(const Batch& data, int64_t batch_size, CallbackList& callbacks) {
+Logs Model::run_test_loop(EpochIterator& batches, CallbackList& callbacks) {
   at::NoGradGuard no_grad;
   reset_metrics();
   callbacks.on_test_begin({});
-  const int64_t samples = data.x.front().size(0);
-  const int64_t steps = steps_for(samples, batch_size);
-  for (int64_t step = 0; step < steps; ++step) {
-    const int64_t begin = step * batch_size;
+  for (int64_t step = 0;; ++step) {
+    std::optional<Batch> batch = batches.next();
+    if (!batch) break;
     callbacks.on_test_batch_begin(step, {});
-    test_step(slice(data, begin, std::min(batch_size, samples - begin)));
+    test_step(*batch);
     callbacks.on_test_batch_end(step, callbacks.needs_batch_logs() ? metric_logs() : Logs());
   }
   Logs logs = metric_logs();
@@ -511,41 +539,51 @@ Logs Model::run_test_loop(const Batch& data, int64_t batch_size, CallbackList& c
   return logs;
 }
 
+Logs Model::run_evaluate(EpochIterator& batches, const EvaluateOptions& options) {
+  std::vector<std::shared_ptr<Callback>> all = unwrap(options.callbacks);
+  if (options.verbose != 0) all.push_back(std::make_shared<callbacks::ProgbarLogger>());
+  CallbackList callbacks(all, this, {1, batches.steps(), options.verbose});
+  batches.start_epoch(0);
+  return run_test_loop(batches, callbacks);
+}
+
 Logs Model::evaluate(const ModelData& x, const ModelData& y, EvaluateOptions options) {
   require_compiled("evaluate()");
   const std::string who = describe() + ": evaluate()";
   check_batch_size(who, options.batch_size);
+  if (options.steps) throw ValueError(who + ": steps is for datasets; with tensors every sample is evaluated");
   keep_host_memory_for_reuse();
   std::vector<Shape> y_pred_shapes;
-  const Batch data = collect_data(who, x, y, options.sample_weight, &y_pred_shapes);
+  Batch data = collect_data(who, x, y, options.sample_weight, &y_pred_shapes);
   check_data(who, data, y_pred_shapes);
-  std::vector<std::shared_ptr<Callback>> all = unwrap(options.callbacks);
-  if (options.verbose != 0) all.push_back(std::make_shared<callbacks::ProgbarLogger>());
-  CallbackList callbacks(all, this, {1, steps_for(data.x.front().size(0), options.batch_size), options.verbose});
-  return run_test_loop(data, options.batch_size, callbacks);
+  EpochIterator batches(std::move(data), options.batch_size, std::nullopt);
+  return run_evaluate(batches, options);
 }
 
-Tensors Model::predict_outputs(const ModelData& x, PredictOptions options) {
-  const std::string who = describe() + ": predict()";
-  check_batch_size(who, options.batch_size);
-  if (x.empty()) throw ValueError(who + ": x is empty");
-  Batch data;
-  data.x = x.resolve(input_names(), who, "x");
-  const int64_t samples = check_same_samples(who, labelled(data, input_names(), {}));
-  if (data.x.size() == 1) check_input(data.x.front());
+Logs Model::evaluate(const data::Dataset& dataset, EvaluateOptions options) {
+  require_compiled("evaluate()");
+  const std::string who = describe() + ": evaluate()";
+  if (!options.sample_weight.empty())
+    throw ValueError(who + ": sample_weight is not taken with a dataset; make it the element's third part");
   keep_host_memory_for_reuse();
-  const int64_t steps = steps_for(samples, options.batch_size);
+  EpochIterator batches = dataset_batches(dataset, options.steps, false, who);
+  return run_evaluate(batches, options);
+}
+
+Tensors Model::run_predict(EpochIterator& batches, const PredictOptions& options) {
   std::vector<std::shared_ptr<Callback>> all = unwrap(options.callbacks);
   if (options.verbose != 0) all.push_back(std::make_shared<callbacks::ProgbarLogger>());
-  CallbackList callbacks(all, this, {1, steps, options.verbose});
+  CallbackList callbacks(all, this, {1, batches.steps(), options.verbose});
 
   at::NoGradGuard no_grad;
   std::vector<Tensors> per_output;
   callbacks.on_predict_begin({});
-  for (int64_t step = 0; step < steps; ++step) {
-    const int64_t begin = step * options.batch_size;
+  batches.start_epoch(0);
+  for (int64_t step = 0;; ++step) {
+    std::optional<Batch> batch = batches.next();
+    if (!batch) break;
     callbacks.on_predict_batch_begin(step, {});
-    const Tensors outputs = predict_step(slice(data, begin, std::min(options.batch_size, samples - begin)).x);
+    const Tensors outputs = predict_step(batch->x);
     per_output.resize(outputs.size());
     for (size_t i = 0; i < outputs.size(); ++i) per_output[i].push_back(outputs[i]);
     callbacks.on_predict_batch_end(step, {});
@@ -556,12 +594,82 @@ Tensors Model::predict_outputs(const ModelData& x, PredictOptions options) {
   return out;
 }
 
+Tensors Model::predict_outputs(const ModelData& x, PredictOptions options) {
+  const std::string who = describe() + ": predict()";
+  check_batch_size(who, options.batch_size);
+  if (x.empty()) throw ValueError(who + ": x is empty");
+  if (options.steps) throw ValueError(who + ": steps is for datasets; with tensors every sample is predicted");
+  Batch data;
+  data.x = x.resolve(input_names(), who, "x");
+  check_same_samples(who, labelled(data, input_names(), {}));
+  if (data.x.size() == 1) check_input(data.x.front());
+  keep_host_memory_for_reuse();
+  EpochIterator batches(std::move(data), options.batch_size, std::nullopt);
+  return run_predict(batches, options);
+}
+
+Tensors Model::predict_outputs(const data::Dataset& dataset, PredictOptions options) {
+  const std::string who = describe() + ": predict()";
+  keep_host_memory_for_reuse();
+  const size_t inputs = graph_ ? graph_->inputs().size() : 1;
+  // predict() reads only the inputs of each element.
+  EpochIterator batches(dataset, options.steps, false,
+                        [inputs, who](data::Element element) {
+                          if (element.size() < inputs)
+                            throw ValueError(who + ": a dataset element has " + std::to_string(element.size()) +
+                                             " tensors; the model has " + std::to_string(inputs) + " inputs");
+                          element.resize(inputs);
+                          return Batch{std::move(element), {}, {}};
+                        },
+                        who);
+  return run_predict(batches, options);
+}
+
 at::Tensor Model::predict(const ModelData& x, PredictOptions options) {
   Tensors outputs = predict_outputs(x, std::move(options));
   if (outputs.size() != 1)
     throw ValueError(describe() + ": predict() returns one output, but the model has " + std::to_string(outputs.size()) +
                      "; use predict_outputs()");
   return outputs.front();
+}
+
+at::Tensor Model::predict(const data::Dataset& dataset, PredictOptions options) {
+  Tensors outputs = predict_outputs(dataset, std::move(options));
+  if (outputs.size() != 1)
+    throw ValueError(describe() + ": predict() returns one output, but the model has " + std::to_string(outputs.size()) +
+                     "; use predict_outputs()");
+  return outputs.front();
+}
+
+Batch Model::batch_from_element(data::Element element, const std::string& who) const {
+  const size_t inputs = graph_ ? graph_->inputs().size() : 1;
+  // A functional model knows its outputs; Sequential has one; a subclassed one is taken as single-output.
+  const size_t outputs = graph_ ? graph_->outputs().size() : 1;
+  const size_t n = element.size();
+  if (n != inputs && n != inputs + outputs && n != inputs + 2 * outputs)
+    throw ValueError(who + ": a dataset element has " + std::to_string(n) + " tensors; with " + std::to_string(inputs) +
+                     " input(s) and " + std::to_string(outputs) + " output(s) expected " + std::to_string(inputs) +
+                     " (x), " + std::to_string(inputs + outputs) + " (x, y) or " + std::to_string(inputs + 2 * outputs) +
+                     " (x, y, sample_weight)");
+  Batch batch;
+  batch.x.assign(element.begin(), element.begin() + static_cast<std::ptrdiff_t>(inputs));
+  if (n > inputs)
+    batch.y.assign(element.begin() + static_cast<std::ptrdiff_t>(inputs),
+                   element.begin() + static_cast<std::ptrdiff_t>(inputs + outputs));
+  if (n > inputs + outputs)
+    batch.sample_weight.assign(element.begin() + static_cast<std::ptrdiff_t>(inputs + outputs), element.end());
+  for (size_t i = 0; i < batch.x.size(); ++i)
+    if (batch.x[i].dim() == 0)
+      throw ValueError(who + ": x[" + std::to_string(i) + "] of a dataset element is a scalar; fit, evaluate and "
+                             "predict take batches: add .batch(batch_size) to the dataset");
+  return batch;
+}
+
+EpochIterator Model::dataset_batches(const data::Dataset& dataset, std::optional<int64_t> steps,
+                                     bool continue_across_epochs, const std::string& who) const {
+  return EpochIterator(dataset, steps, continue_across_epochs,
+                       [this, who](data::Element element) { return batch_from_element(std::move(element), who); },
+                       who);
 }
 
 Logs Model::train_on_batch(const ModelData& x, const ModelData& y, const ModelData& sample_weight) {

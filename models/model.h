@@ -9,6 +9,7 @@
 #include <strata/callbacks/callback.h>
 #include <strata/callbacks/history.h>
 #include <strata/core/logs.h>
+#include <strata/data/dataset.h>
 #include <strata/layers/layer.h>
 #include <strata/losses/loss.h>
 #include <strata/metrics/mean.h>
@@ -20,12 +21,14 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 namespace strata {
 
 class FunctionalGraph;
+class EpochIterator;
 class CompiledLoss;
 class CompiledMetrics;
 
@@ -43,10 +46,19 @@ struct CompileOptions {
   PerOutput<std::vector<metrics::Spec>> weighted_metrics;
 };
 
+// fit()'s validation_data: tensors ({x_val, y_val} or {x_val, y_val, sample_weight}) or a Dataset of batches.
 struct ValidationData {
+  ValidationData() = default;
+  ValidationData(ModelData x, ModelData y = {}, ModelData sample_weight = {})  // NOLINT: implicit, as Keras' tuple
+      : x(std::move(x)), y(std::move(y)), sample_weight(std::move(sample_weight)) {}
+  ValidationData(data::Dataset dataset) : dataset(std::move(dataset)) {}  // NOLINT: implicit
+
+  bool empty() const { return x.empty() && !dataset; }
+
   ModelData x;
   ModelData y;
   ModelData sample_weight;
+  std::optional<data::Dataset> dataset;
 };
 
 // Fields follow the order of Keras' fit() arguments, so designated initializers read the same.
@@ -69,18 +81,25 @@ struct FitOptions {
   // fit({.epochs = 4, .initial_epoch = 2}) shuffle epochs 2 and 3 the same way, so a resumed run sees the
   // same batches.
   int initial_epoch = 0;
+  // A dataset's batches per epoch. Without it an epoch is one whole pass (required for an infinite dataset);
+  // with it, each epoch goes on where the previous one stopped, and training ends early if the data runs out.
+  std::optional<int64_t> steps_per_epoch = std::nullopt;
+  // Batches of a validation dataset per evaluation (default: a whole pass).
+  std::optional<int64_t> validation_steps = std::nullopt;
 };
 
 struct EvaluateOptions {
   int64_t batch_size = 32;
   int verbose = 1;
   ModelData sample_weight;
+  std::optional<int64_t> steps = std::nullopt;  // a dataset's batches to evaluate (default: a whole pass)
   std::vector<CallbackRef> callbacks;
 };
 
 struct PredictOptions {
   int64_t batch_size = 32;
   int verbose = 1;
+  std::optional<int64_t> steps = std::nullopt;  // a dataset's batches to predict (default: a whole pass)
   std::vector<CallbackRef> callbacks;
 };
 
@@ -116,6 +135,15 @@ class Model : public Layer {
   // one output; predict_outputs() returns every output.
   at::Tensor predict(const ModelData& x, PredictOptions options = {});
   Tensors predict_outputs(const ModelData& x, PredictOptions options = {});
+
+  // The same on a Dataset whose elements are batches: (x, y) or (x, y, sample_weight), where x is one tensor per
+  // model input and y (and sample_weight) one per output, all flat in that order; predict() reads just the x
+  // part (more components are ignored). batch_size, shuffle, validation_split and sample_weight belong to the
+  // dataset and are not taken; class_weight applies to each batch.
+  callbacks::History fit(const data::Dataset& dataset, FitOptions options = {});
+  Logs evaluate(const data::Dataset& dataset, EvaluateOptions options = {});
+  at::Tensor predict(const data::Dataset& dataset, PredictOptions options = {});
+  Tensors predict_outputs(const data::Dataset& dataset, PredictOptions options = {});
 
   // One step on one batch; the metrics are reset first, so the logs describe this batch alone.
   Logs train_on_batch(const ModelData& x, const ModelData& y = {}, const ModelData& sample_weight = {});
@@ -230,7 +258,16 @@ class Model : public Layer {
   // For a custom loop that calls compute_loss/compute_metrics without fit(): resolves on first use.
   void resolve_compiled(const Batch& batch, const Tensors& y_pred);
   std::vector<std::pair<std::string, std::shared_ptr<metrics::Metric>>> named_metrics() const;
-  Logs run_test_loop(const Batch& data, int64_t batch_size, CallbackList& callbacks);
+  // The loops, shared by the tensor and dataset entry points.
+  callbacks::History run_fit(const std::string& who, EpochIterator& train, EpochIterator* validation,
+                             const FitOptions& options);
+  Logs run_test_loop(EpochIterator& batches, CallbackList& callbacks);
+  Logs run_evaluate(EpochIterator& batches, const EvaluateOptions& options);
+  Tensors run_predict(EpochIterator& batches, const PredictOptions& options);
+  // A dataset element as a Batch: the first tensors are the inputs, then one target per output, then sample weights.
+  Batch batch_from_element(data::Element element, const std::string& who) const;
+  EpochIterator dataset_batches(const data::Dataset& dataset, std::optional<int64_t> steps, bool continue_across_epochs,
+                                const std::string& who) const;
 
   std::shared_ptr<const FunctionalGraph> graph_;
   Tensors graph_output_masks_;  // the masks of the graph's outputs in the latest call

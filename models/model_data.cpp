@@ -41,4 +41,14 @@ Tensors ModelData::resolve(const std::vector<std::string>& names, const std::str
   return out;
 }
 
+Tensors map_tensors(const Tensors& tensors, const std::function<at::Tensor(const at::Tensor&)>& fn) {
+  Tensors out;
+  for (const auto& t : tensors) out.push_back(t.defined() ? fn(t) : t);
+  return out;
+}
+
+Batch map_batch(const Batch& data, const std::function<at::Tensor(const at::Tensor&)>& fn) {
+  return {map_tensors(data.x, fn), map_tensors(data.y, fn), map_tensors(data.sample_weight, fn)};
+}
+
 }  // namespace strata

@@ -5,6 +5,7 @@
 
 #include <ATen/core/Tensor.h>
 
+#include <functional>
 #include <initializer_list>
 #include <map>
 #include <string>
@@ -46,5 +47,9 @@ struct Batch {
   Tensors y;              // one per output; empty when fit() was given no targets
   Tensors sample_weight;  // one per output (undefined where none), or empty
 };
+
+// `fn` applied to every defined tensor (undefined ones stay undefined).
+Tensors map_tensors(const Tensors& tensors, const std::function<at::Tensor(const at::Tensor&)>& fn);
+Batch map_batch(const Batch& data, const std::function<at::Tensor(const at::Tensor&)>& fn);
 
 }  // namespace strata

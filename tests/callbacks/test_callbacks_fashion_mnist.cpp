@@ -41,7 +41,7 @@ TEST_CASE("EarlyStopping, ModelCheckpoint and CSVLogger in one Fashion-MNIST fit
   auto csv = std::make_shared<callbacks::CSVLogger>(dir / "log.csv");
   auto history = model.fit(x, y, {.batch_size = 100, .epochs = 6, .verbose = 0,
                                   .callbacks = {stopper, checkpoint, epochs, csv},
-                                  .validation_data = {.x = x_val, .y = y_val}});
+                                  .validation_data = {x_val, y_val}});
 
   const auto& val_loss = history.history.at("val_loss");
   REQUIRE(val_loss.size() == 2);
