@@ -175,8 +175,10 @@ Value draw(const Domain& domain, std::mt19937_64& engine) {
     return real->min_value + (real->max_value - real->min_value) * unit;
   }
   const auto& integer = std::get<IntInterval>(domain);
-  const uint64_t span = static_cast<uint64_t>(integer.max_value - integer.min_value) + 1;
-  return static_cast<double>(integer.min_value + static_cast<int64_t>(span == 0 ? engine() : engine() % span));
+  // Unsigned arithmetic: the span of [INT64_MIN, INT64_MAX] wraps to 0, meaning every 64-bit value.
+  const uint64_t span = static_cast<uint64_t>(integer.max_value) - static_cast<uint64_t>(integer.min_value) + 1;
+  const uint64_t offset = span == 0 ? engine() : engine() % span;
+  return static_cast<double>(static_cast<int64_t>(static_cast<uint64_t>(integer.min_value) + offset));
 }
 
 }  // namespace

@@ -26,6 +26,7 @@
 using namespace strata;
 namespace fs = std::filesystem;
 using tb_test::only_event_file;
+using tb_test::read_le;
 using tb_test::read_events;
 using Catch::Matchers::Contains;
 
