@@ -117,7 +117,7 @@ struct SearchOptions {
   // values in TensorBoard's sorted order; intervals cannot be enumerated, so grid rejects them.
   // "random": max_trials draws, each value uniform over its domain (discrete values, real or integer interval).
   std::string mode = "grid";
-  int64_t max_trials = 0;  // 0: all combinations (grid); required for random; caps grid otherwise
+  int64_t max_trials = 0;  // grid: the first max_trials combinations, 0 for all; random: the number of draws (> 0)
   uint64_t seed = 0;       // random draws are the same for the same seed
   std::vector<std::string> command_line;  // logged as text with each run (e.g. main's argv)
 };

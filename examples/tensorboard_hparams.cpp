@@ -58,7 +58,7 @@ int main(int argc, char** argv) {
 
     std::printf("\n%-5s %9s %7s %9s %8s %8s\n", "run", "num_units", "dropout", "optimizer", "loss", "accuracy");
     for (const auto& [trial, logs] : results)
-      std::printf("run-%-1lld %9.0f %7.2f %9s %8.4f %8.4f\n", static_cast<long long>(trial.index),
+      std::printf("%-5s %9.0f %7.2f %9s %8.4f %8.4f\n", ("run-" + std::to_string(trial.index)).c_str(),
                   trial.number("num_units"), trial.number("dropout"), trial.string("optimizer").c_str(),
                   logs.at("loss"), logs.at("accuracy"));
     std::printf("\nView the runs in TensorBoard's HParams tab:\n  tensorboard --logdir %s\n",
