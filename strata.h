@@ -93,3 +93,4 @@
 #include <strata/callbacks/terminate_on_nan.h>
 #include <strata/callbacks/model_checkpoint.h>
 #include <strata/callbacks/backup_and_restore.h>
+#include <strata/callbacks/hparams.h>
