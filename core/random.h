@@ -14,4 +14,12 @@ void set_random_seed(uint64_t seed);
 // A generator for an object that was given its own seed, or the global one when it was not.
 at::Generator generator_for(std::optional<uint64_t> seed);
 
+// One number from the global generator, so set_random_seed() fixes whatever is seeded from it (fit()'s
+// shuffling, an unseeded Dataset.shuffle).
+uint64_t draw_seed();
+
+// The seed of round `round` (an epoch, a pass) of something seeded with `seed`: splitmix64, so neighbouring
+// rounds get unrelated streams, and a round's stream depends on (seed, round) alone.
+uint64_t round_seed(uint64_t seed, uint64_t round);
+
 }  // namespace strata

@@ -2,6 +2,7 @@
 // uniformly chosen one and puts the next input element in its slot, so a buffer at least as large as the
 // dataset gives a uniform permutation and a smaller one a local shuffle.
 #include <strata/core/error.h>
+#include <strata/core/random.h>
 #include <strata/data/dataset.h>
 
 #include <ATen/ATen.h>
@@ -13,14 +14,8 @@
 namespace strata::data {
 namespace {
 
-// The generator of pass `pass` depends only on (seed, pass); splitmix64 spreads neighbouring passes apart
-// (the same mixing as fit()'s epoch order).
-std::mt19937_64 pass_generator(uint64_t seed, uint64_t pass) {
-  uint64_t z = seed + 0x9E3779B97F4A7C15ULL * (pass + 1);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-  return std::mt19937_64(z ^ (z >> 31));
-}
+// The generator of pass `pass` depends only on (seed, pass), like fit()'s epoch order.
+std::mt19937_64 pass_generator(uint64_t seed, uint64_t pass) { return std::mt19937_64(round_seed(seed, pass)); }
 
 // Uniform in [0, n) by rejection: std::uniform_int_distribution differs between standard libraries, and a
 // seed must give the same order everywhere.
@@ -30,11 +25,6 @@ size_t uniform_index(std::mt19937_64& generator, size_t n) {
   uint64_t draw = generator();
   while (draw >= limit) draw = generator();
   return static_cast<size_t>(draw % bound);
-}
-
-// Draws from the global generator, so set_random_seed() fixes an unseeded shuffle.
-uint64_t draw_seed() {
-  return static_cast<uint64_t>(at::randint(std::numeric_limits<int64_t>::max(), {}, at::kLong).item<int64_t>());
 }
 
 class ShuffleNode : public DatasetNode {

@@ -1,4 +1,5 @@
 #include <strata/core/error.h>
+#include <strata/core/random.h>
 #include <strata/models/epoch_iterator.h>
 
 #include <ATen/ATen.h>
@@ -7,12 +8,8 @@
 namespace strata {
 namespace {
 
-// splitmix64 spreads neighbouring epochs' seeds apart.
 at::Tensor epoch_order(int64_t samples, uint64_t seed, int epoch) {
-  uint64_t z = seed + 0x9E3779B97F4A7C15ULL * (static_cast<uint64_t>(epoch) + 1);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-  at::Generator generator = at::detail::createCPUGenerator(z ^ (z >> 31));
+  at::Generator generator = at::detail::createCPUGenerator(round_seed(seed, static_cast<uint64_t>(epoch)));
   return at::randperm(samples, generator, at::TensorOptions().dtype(at::kLong));
 }
 

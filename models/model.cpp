@@ -3,6 +3,7 @@
 #include <strata/core/error.h>
 #include <strata/core/host_memory.h>
 #include <strata/core/naming.h>
+#include <strata/core/random.h>
 #include <strata/layers/registry.h>
 #include <strata/models/compiled_loss.h>
 #include <strata/models/compiled_metrics.h>
@@ -17,11 +18,6 @@
 
 namespace strata {
 namespace {
-
-// fit()'s shuffling seed, one draw from the global generator (so set_random_seed fixes it).
-uint64_t draw_seed() {
-  return static_cast<uint64_t>(at::randint(std::numeric_limits<int64_t>::max(), {}, at::kLong).item<int64_t>());
-}
 
 std::vector<std::shared_ptr<Callback>> unwrap(const std::vector<CallbackRef>& callbacks) {
   std::vector<std::shared_ptr<Callback>> out;
