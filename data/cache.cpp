@@ -47,9 +47,10 @@ class CacheFileWriter {
   explicit CacheFileWriter(std::string path) : path_(std::move(path)) {
     static std::atomic<unsigned long> counter{0};
     const std::filesystem::path target(path_);
-    partial_ = (target.parent_path() / ("." + target.filename().string() + ".partial." + std::to_string(::getpid()) +
-                                        "." + std::to_string(counter++)))
-                   .string();
+    std::string name = ".";  // hidden, and never the cache's own name
+    name += target.filename().string();
+    name += ".partial." + std::to_string(::getpid()) + "." + std::to_string(counter++);
+    partial_ = (target.parent_path() / name).string();
     out_.open(partial_, std::ios::binary | std::ios::trunc);
     if (!out_) throw IOError("Dataset.cache: cannot create the cache file '" + path_ + "' (writing '" + partial_ + "')");
     out_.write(kMagic, sizeof kMagic);
