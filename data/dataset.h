@@ -112,6 +112,7 @@ class Dataset {
   Dataset shard(int64_t num_shards, int64_t index) const;  // every num_shards-th element from index
   // "" caches in memory during the first complete pass; a path writes the elements to that file during the
   // first complete pass and later passes (and later processes) read the file instead of the input.
+  // A pass that stops early caches nothing. The file format is described at the top of data/cache.cpp.
   Dataset cache(const std::string& filename = "") const;                        // data/cache.cpp
   // Produces up to buffer_size elements ahead on a background thread (kAutotune: a small default).
   Dataset prefetch(int64_t buffer_size) const;                                  // data/prefetch.cpp
