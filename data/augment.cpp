@@ -34,6 +34,7 @@ void require_floating(const std::string& who, const at::Tensor& images) {
                      std::string(c10::toString(images.scalar_type())) + " (convert with .to(at::kFloat) first)");
 }
 
+// Call it after as_batch() has set `unbatched`, never in the same expression (argument order is unspecified).
 at::Tensor restore(const at::Tensor& batch, bool unbatched) { return unbatched ? batch.squeeze(0) : batch; }
 
 // One uniform draw in [lower, upper) per image, float64 on the CPU.
@@ -113,12 +114,14 @@ class ElementKeysNode : public DatasetNode {
 
 at::Tensor flip_left_right(const at::Tensor& images) {
   bool unbatched = false;
-  return restore(as_batch("flip_left_right", images, unbatched).flip({2}), unbatched);
+  const at::Tensor batch = as_batch("flip_left_right", images, unbatched);
+  return restore(batch.flip({2}), unbatched);
 }
 
 at::Tensor flip_up_down(const at::Tensor& images) {
   bool unbatched = false;
-  return restore(as_batch("flip_up_down", images, unbatched).flip({1}), unbatched);
+  const at::Tensor batch = as_batch("flip_up_down", images, unbatched);
+  return restore(batch.flip({1}), unbatched);
 }
 
 at::Tensor crop(const at::Tensor& images, int64_t top, int64_t left, int64_t height, int64_t width) {
@@ -155,12 +158,14 @@ at::Tensor adjust_contrast(const at::Tensor& images, double contrast_factor) {
 
 at::Tensor random_flip_left_right(const at::Tensor& images, at::Generator& generator) {
   bool unbatched = false;
-  return restore(flip_where(as_batch("random_flip_left_right", images, unbatched), 2, generator), unbatched);
+  const at::Tensor batch = as_batch("random_flip_left_right", images, unbatched);
+  return restore(flip_where(batch, 2, generator), unbatched);
 }
 
 at::Tensor random_flip_up_down(const at::Tensor& images, at::Generator& generator) {
   bool unbatched = false;
-  return restore(flip_where(as_batch("random_flip_up_down", images, unbatched), 1, generator), unbatched);
+  const at::Tensor batch = as_batch("random_flip_up_down", images, unbatched);
+  return restore(flip_where(batch, 1, generator), unbatched);
 }
 
 at::Tensor random_crop(const at::Tensor& images, int64_t height, int64_t width, at::Generator& generator) {

@@ -174,7 +174,7 @@ TEST_CASE("brightness and contrast follow tf.image's formulas", "[data][augment]
 
   const at::Tensor contrasted_random = augment::random_contrast(batch, 0.5, 1.5, g);
   for (int64_t n = 0; n < 4; ++n) {
-    const at::Tensor mean = batch[n].mean({0, 1}, true);
+    const at::Tensor mean = batch[n].mean(at::IntArrayRef{0, 1}, true);
     const at::Tensor centered = batch[n] - mean;
     // One factor per image, the same for every channel, in [0.5, 1.5]; the mean is kept.
     const double factor = ((contrasted_random[n] - mean) * centered).sum().item<double>() / (centered * centered).sum().item<double>();
