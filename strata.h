@@ -19,6 +19,11 @@
 #include <strata/data/dataset.h>
 #include <strata/data/fashion_mnist.h>
 #include <strata/data/idx.h>
+#include <strata/data/augment.h>
+#include <strata/data/catalogue.h>
+#include <strata/data/cifar10.h>
+#include <strata/data/idx_dataset.h>
+#include <strata/data/mnist.h>
 #include <strata/layers/activation.h>
 #include <strata/layers/activation_layers.h>
 #include <strata/layers/attention.h>

@@ -13,9 +13,11 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 namespace strata::data {
@@ -133,7 +135,17 @@ void append_big_endian_u32(std::vector<std::uint8_t>& out, std::uint32_t value) 
 
 }  // namespace
 
-at::Tensor read_idx(const std::string& path) {
+struct IdxReader::State {
+  explicit State(const std::string& path_) : path(path_), file(path_, "rb") {}
+  std::string path;
+  GzFile file;
+  ElementType type{};
+  std::vector<std::int64_t> dims;
+  std::uint64_t record_elements = 1;  // elements per row along the first dimension
+  std::int64_t position = 0;
+};
+
+IdxReader::IdxReader(const std::string& path) {
   const std::string prefix = read_prefix(path);
   std::error_code fs_error;
   if (std::filesystem::is_directory(path, fs_error)) {
@@ -141,7 +153,8 @@ at::Tensor read_idx(const std::string& path) {
   }
 
   errno = 0;  // gzopen leaves errno untouched when it fails for lack of memory
-  GzFile file(path, "rb");
+  state_ = std::make_unique<State>(path);
+  GzFile& file = state_->file;
   if (!file.is_open()) {
     int open_errno = errno;
     throw IOError(prefix +
@@ -192,22 +205,78 @@ at::Tensor read_idx(const std::string& path) {
     }
     element_count *= dim;
   }
-  const std::uint64_t data_bytes = element_count * type->size;
 
-  at::Tensor result = at::empty(dims, at::TensorOptions().dtype(type->dtype));
+  state_->type = *type;
+  state_->dims = std::move(dims);
+  for (std::size_t i = 1; i < rank; ++i) state_->record_elements *= static_cast<std::uint64_t>(state_->dims[i]);
+}
+
+IdxReader::~IdxReader() = default;
+IdxReader::IdxReader(IdxReader&&) noexcept = default;
+IdxReader& IdxReader::operator=(IdxReader&&) noexcept = default;
+
+const std::string& IdxReader::path() const { return state_->path; }
+at::ScalarType IdxReader::dtype() const { return state_->type.dtype; }
+const std::vector<std::int64_t>& IdxReader::shape() const { return state_->dims; }
+std::int64_t IdxReader::position() const { return state_->position; }
+
+at::Tensor IdxReader::read_records(std::int64_t count) {
+  State& s = *state_;
+  const std::string prefix = read_prefix(s.path);
+  if (s.dims.empty()) throw IOError(prefix + ": holds a scalar, which has no records to read one by one");
+  if (count < 0) throw ValueError(prefix + ": cannot read a negative number (" + std::to_string(count) + ") of records");
+  const std::int64_t first = s.position;
+  count = std::min(count, s.dims[0] - first);
+  std::vector<std::int64_t> dims = s.dims;
+  dims[0] = count;
+  at::Tensor result = at::empty(dims, at::TensorOptions().dtype(s.type.dtype));
+  const std::uint64_t element_count = static_cast<std::uint64_t>(count) * s.record_elements;
+  const std::uint64_t data_bytes = element_count * s.type.size;
   auto* data = static_cast<std::uint8_t*>(result.data_ptr());
-  std::size_t data_got = read_up_to(file, path, data, data_bytes);
+  std::size_t data_got = read_up_to(s.file, s.path, data, data_bytes);
   if (data_got != data_bytes) {
-    throw IOError(prefix + ": truncated data: shape " + format_dims(dims) + " of " + type->name + " needs " +
+    const std::string what = first == 0 && count == s.dims[0]
+                                 ? "shape " + format_dims(s.dims)
+                                 : "records " + std::to_string(first) + ".." + std::to_string(first + count - 1) +
+                                       " of shape " + format_dims(s.dims);
+    throw IOError(prefix + ": truncated data: " + what + " of " + s.type.name + " needs " +
                   std::to_string(data_bytes) + " bytes, got " + std::to_string(data_got));
   }
+  swap_element_bytes(data, element_count, s.type.size);
+  s.position += count;
+  return result;
+}
+
+at::Tensor IdxReader::read_rest() {
+  State& s = *state_;
+  if (!s.dims.empty()) return read_records(s.dims[0] - s.position);
+  at::Tensor result = at::empty({}, at::TensorOptions().dtype(s.type.dtype));
+  auto* data = static_cast<std::uint8_t*>(result.data_ptr());
+  std::size_t got = read_up_to(s.file, s.path, data, s.type.size);
+  if (got != s.type.size) {
+    throw IOError(read_prefix(s.path) + ": truncated data: shape [] of " + s.type.name + " needs " +
+                  std::to_string(s.type.size) + " bytes, got " + std::to_string(got));
+  }
+  swap_element_bytes(data, 1, s.type.size);
+  return result;
+}
+
+void IdxReader::expect_end() {
+  State& s = *state_;
   std::uint8_t extra;
-  if (read_up_to(file, path, &extra, 1) != 0) {
-    throw IOError(prefix + ": trailing data: expected the file to end after the " +
-                  std::to_string(data_bytes) + " data bytes of shape " + format_dims(dims) +
+  if (read_up_to(s.file, s.path, &extra, 1) != 0) {
+    const std::uint64_t data_bytes =
+        (s.dims.empty() ? 1 : static_cast<std::uint64_t>(s.dims[0]) * s.record_elements) * s.type.size;
+    throw IOError(read_prefix(s.path) + ": trailing data: expected the file to end after the " +
+                  std::to_string(data_bytes) + " data bytes of shape " + format_dims(s.dims) +
                   ", but more bytes follow");
   }
-  swap_element_bytes(data, element_count, type->size);
+}
+
+at::Tensor read_idx(const std::string& path) {
+  IdxReader reader(path);
+  at::Tensor result = reader.read_rest();
+  reader.expect_end();
   return result;
 }
 

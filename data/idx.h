@@ -7,9 +7,42 @@
 
 #include <ATen/core/Tensor.h>
 
+#include <cstdint>
+#include <memory>
 #include <string>
+#include <vector>
 
 namespace strata::data {
+
+// Streams one IDX file (gzip-compressed or plain) record by record, so a dataset larger than memory can be
+// read in pieces: the constructor opens the file and reads the header, read_records() the next rows along
+// the first dimension. Errors are strata::IOError naming the path, as for read_idx. Not thread-safe.
+class IdxReader {
+ public:
+  explicit IdxReader(const std::string& path);
+  ~IdxReader();
+  IdxReader(IdxReader&&) noexcept;
+  IdxReader& operator=(IdxReader&&) noexcept;
+
+  const std::string& path() const;
+  at::ScalarType dtype() const;
+  // The stored shape; shape()[0] is the number of records (rows along the first dimension).
+  const std::vector<int64_t>& shape() const;
+  // Records read so far.
+  int64_t position() const;
+
+  // The next `count` records as a tensor [count, shape()[1:]...] (fewer than asked when the file has fewer
+  // left). Throws when the file is rank 0 or ends before the header says it should.
+  at::Tensor read_records(int64_t count);
+  // Everything not read yet, in the stored shape when nothing was read before (scalars included).
+  at::Tensor read_rest();
+  // Throws when bytes follow the data the header declares.
+  void expect_end();
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
 
 // Reads an IDX file, gzip-compressed or plain (detected from the content, not the name), and returns
 // a CPU tensor of the matching dtype (uint8 -> kByte, int8 -> kChar, int16 -> kShort, int32 -> kInt,

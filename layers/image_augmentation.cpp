@@ -57,7 +57,14 @@ at::Tensor read_pixels(const at::Tensor& images, const AxisTaps& y, const AxisTa
                    at::scalar_tensor(fill_value, images.options()));
 }
 
-// ImageProjectiveTransformV3 with an affine map per image: `transforms` holds rows (a0, a1, a2, b0, b1, b2).
+at::Tensor uniform(int64_t n, double lower, double upper, at::Generator& generator) {
+  return at::empty({n}, at::kDouble).uniform_(lower, upper, generator);
+}
+
+}  // namespace
+
+namespace detail {
+
 at::Tensor affine_transform(const at::Tensor& images, const at::Tensor& transforms,
                             const AffineAugmentationOptions& options) {
   const int64_t n = images.size(0), height = images.size(1), width = images.size(2);
@@ -96,11 +103,16 @@ at::Tensor affine_transform(const at::Tensor& images, const at::Tensor& transfor
              (wx0 * read_pixels(images, bottom, left, fill) + wx1 * read_pixels(images, bottom, right, fill));
 }
 
-at::Tensor uniform(int64_t n, double lower, double upper, at::Generator& generator) {
-  return at::empty({n}, at::kDouble).uniform_(lower, upper, generator);
+// tf.keras' get_rotation_matrix: a rotation about the center ((width - 1) / 2, (height - 1) / 2).
+at::Tensor rotation_transforms(const at::Tensor& angles, int64_t height, int64_t width) {
+  const at::Tensor cos = angles.cos(), sin = angles.sin();
+  const auto h = static_cast<double>(height - 1), w = static_cast<double>(width - 1);
+  const at::Tensor x_offset = (w - (cos * w - sin * h)) / 2.0;
+  const at::Tensor y_offset = (h - (sin * w + cos * h)) / 2.0;
+  return at::stack({cos, -sin, x_offset, sin, cos, y_offset}, 1);
 }
 
-}  // namespace
+}  // namespace detail
 
 // ---------------------------------------------------------------------------------------------------------------
 // Factor
@@ -192,7 +204,7 @@ at::Tensor AffineAugmentation::call(const at::Tensor& inputs, bool training) {
   const at::Tensor images = detail::image_batch(describe(), inputs, unbatched);
   if (!training) return unbatched ? images.squeeze(0) : images;
   const at::Tensor transforms = draw_transforms(images.size(0), images.size(1), images.size(2), generator_);
-  const at::Tensor out = affine_transform(images, transforms, options_);
+  const at::Tensor out = detail::affine_transform(images, transforms, options_);
   return unbatched ? out.squeeze(0) : out;
 }
 
@@ -222,16 +234,11 @@ RandomRotation::RandomRotation(Factor factor, RandomRotationOptions options)
   check_factor(factor_, "factor");
 }
 
-// tf.keras' get_rotation_matrix: a rotation about the center ((width - 1) / 2, (height - 1) / 2).
 at::Tensor RandomRotation::draw_transforms(int64_t batch, int64_t height, int64_t width,
                                            at::Generator& generator) {
   const double turn = 2.0 * std::numbers::pi;
-  const at::Tensor angle = uniform(batch, factor_.lower() * turn, factor_.upper() * turn, generator);
-  const at::Tensor cos = angle.cos(), sin = angle.sin();
-  const auto h = static_cast<double>(height - 1), w = static_cast<double>(width - 1);
-  const at::Tensor x_offset = (w - (cos * w - sin * h)) / 2.0;
-  const at::Tensor y_offset = (h - (sin * w + cos * h)) / 2.0;
-  return at::stack({cos, -sin, x_offset, sin, cos, y_offset}, 1);
+  return detail::rotation_transforms(uniform(batch, factor_.lower() * turn, factor_.upper() * turn, generator),
+                                     height, width);
 }
 
 nlohmann::json RandomRotation::get_config() const {

@@ -158,4 +158,15 @@ class RandomZoom : public AffineAugmentation {
   std::optional<Factor> width_factor_;
 };
 
+namespace detail {
+
+// The resampling the affine layers share, also used by data::augment: `images` (batch, height, width,
+// channels), floating; `transforms` one row (a0, a1, a2, b0, b1, b2) per image as described at the top.
+at::Tensor affine_transform(const at::Tensor& images, const at::Tensor& transforms,
+                            const AffineAugmentationOptions& options);
+// The rows that rotate each image by angles[i] (radians, float64 [batch]) about its center, as RandomRotation.
+at::Tensor rotation_transforms(const at::Tensor& angles, int64_t height, int64_t width);
+
+}  // namespace detail
+
 }  // namespace strata::layers

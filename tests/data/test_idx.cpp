@@ -308,6 +308,8 @@ TEST_CASE("fashion_mnist::load rejects files that are not Fashion-MNIST", "[data
   };
   const std::string train_images = dir.file("train-images-idx3-ubyte.gz");
   const std::string train_labels = dir.file("train-labels-idx1-ubyte.gz");
+  // A well-formed test split, so each section's error comes from the train files (load checks all four exist).
+  write_split("t10k", at::zeros({3, 28, 28}, at::kByte), at::zeros({3}, at::kByte));
 
   SECTION("one file missing names that file") {
     write_idx(train_images, at::zeros({3, 28, 28}, at::kByte), true);
