@@ -16,9 +16,12 @@
 #include <strata/core/random.h>
 #include <strata/core/regularizers.h>
 #include <strata/core/shape.h>
+#include <strata/data/csv_dataset.h>
 #include <strata/data/dataset.h>
 #include <strata/data/fashion_mnist.h>
 #include <strata/data/idx.h>
+#include <strata/data/image_dataset.h>
+#include <strata/data/image_decode.h>
 #include <strata/layers/activation.h>
 #include <strata/layers/activation_layers.h>
 #include <strata/layers/attention.h>
