@@ -157,9 +157,28 @@ void check_options(const ImageDatasetOptions& options) {
   if (options.validation_split != 0 && options.shuffle && !options.seed)
     throw ValueError(who + "with validation_split and shuffle, give a seed, so that the training and validation "
                            "subsets do not overlap");
+  if (options.seed && *options.seed > 0xffffffffu)
+    throw ValueError(who + "seed must be between 0 and 2**32 - 1 (numpy's RandomState), got " + std::to_string(*options.seed));
   if (options.interpolation != "bilinear" && options.interpolation != "nearest")
     throw ValueError(who + "interpolation must be \"bilinear\" or \"nearest\" (tf.image.resize's other methods are "
                            "not implemented), got \"" + options.interpolation + "\"");
+}
+
+// The permutation np.random.RandomState(seed).shuffle applies to a list of n items (Fisher-Yates from the end,
+// each index drawn from MT19937 by masked rejection), so a seed splits the files exactly as Keras does.
+std::vector<size_t> numpy_shuffled_order(size_t n, uint64_t seed) {
+  std::mt19937 mt(static_cast<uint32_t>(seed));  // RandomState(int) seeds with init_genrand, as std::mt19937 does
+  std::vector<size_t> order(n);
+  for (size_t i = 0; i < n; ++i) order[i] = i;
+  for (size_t i = n > 0 ? n - 1 : 0; i > 0; --i) {
+    uint32_t mask = static_cast<uint32_t>(i);
+    for (int shift = 1; shift < 32; shift *= 2) mask |= mask >> shift;
+    uint32_t j = 0;
+    do j = mt() & mask;
+    while (j > i);
+    std::swap(order[i], order[j]);
+  }
+  return order;
 }
 
 // Keras' index_directory: the (shuffled) files and their class indices.
@@ -200,11 +219,7 @@ std::shared_ptr<ImageSpec> index_directory(const std::string& directory, const I
     uint64_t seed = 0;
     if (options.seed) seed = *options.seed;
     else seed = static_cast<uint64_t>(at::randint(1000000, {1}, generator_for(std::nullopt), at::kLong).item<int64_t>());
-    // The same permutation for paths and labels (Fisher-Yates over one index list).
-    std::mt19937_64 rng(seed);
-    std::vector<size_t> order(spec->paths.size());
-    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-    for (size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng() % i]);
+    const std::vector<size_t> order = numpy_shuffled_order(spec->paths.size(), seed);
     std::vector<std::string> paths;
     std::vector<int64_t> shuffled_labels;
     for (size_t i : order) {

@@ -15,8 +15,9 @@
 // "validation" subset, the others "training". Images are float32 [height, width, channels] with values 0..255,
 // resized to image_size with tf.image.resize's rules (half-pixel centres, no antialiasing); labels are int32
 // scalars ("int"), float32 one-hot vectors ("categorical") or float32 [1] ("binary", exactly two classes).
-// Not as in Keras: the shuffled order is not numpy's for the same seed; the dataset is not re-shuffled each
-// epoch (Keras adds a shuffle buffer; call .shuffle() on the result); BMP and GIF files are refused when the
+// The file list is shuffled with numpy's RandomState(seed) algorithm, so a seed gives Keras' subsets and order.
+// Not as in Keras: the dataset is not re-shuffled each epoch (Keras adds a shuffle(8 * batch_size) buffer;
+// call .shuffle() on the result); BMP and GIF files are refused when the
 // directory is indexed (only PNG and JPEG are decoded); `labels` cannot be an explicit list.
 // Prints Keras' "Found N files belonging to M classes." and "Using K files for training." when verbose.
 
@@ -45,7 +46,8 @@ struct ImageDatasetOptions {
   int64_t batch_size = 32;
   std::vector<int64_t> image_size = {256, 256};  // height, width
   bool shuffle = true;
-  // The file-list shuffle's seed; without one a seed is drawn from the global generator (set_random_seed).
+  // The file-list shuffle's seed (0 .. 2^32 - 1, as numpy's); without one a seed is drawn from the global
+  // generator (set_random_seed).
   std::optional<uint64_t> seed = std::nullopt;
   // Fraction (0, 1) of the files held out for validation; 0: no split. Needs `subset`, and a seed when shuffling.
   double validation_split = 0;

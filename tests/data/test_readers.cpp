@@ -398,8 +398,15 @@ TEST_CASE("image_dataset_from_directory shuffles with the seed and splits traini
     seen.insert(base_of(element[0]));
     CHECK(element[1].item<int>() == (base_of(element[0]) >= 40 ? 1 : 0));  // labels follow their files
   }
-  for (const auto& element : val.elements()) seen.insert(base_of(element[0]));
+  std::vector<int> val_order;
+  for (const auto& element : val.elements()) {
+    val_order.push_back(base_of(element[0]));
+    seen.insert(base_of(element[0]));
+  }
   CHECK(seen == std::multiset<int>{10, 20, 30, 40, 50});  // disjoint and covering
+  // Keras' split for seed 7: np.random.RandomState(7).shuffle(list(range(5))) gives [0, 3, 2, 1, 4].
+  CHECK(train_order == std::vector<int>{10, 40, 30});
+  CHECK(val_order == std::vector<int>{20, 50});
   // The same seed gives the same subsets through the single-subset call.
   auto training = split;
   training.subset = "training";
