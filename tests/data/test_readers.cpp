@@ -6,6 +6,10 @@
 #include <strata/data/csv_dataset.h>
 #include <strata/data/image_dataset.h>
 #include <strata/data/image_decode.h>
+#include <strata/core/random.h>
+#include <strata/layers/dense.h>
+#include <strata/layers/input_layer.h>
+#include <strata/models/sequential.h>
 
 #include <ATen/ATen.h>
 
@@ -201,6 +205,28 @@ TEST_CASE("packed_csv_dataset packs the features into one float vector and split
   CHECK_THROWS_WITH(data::packed_csv_dataset({path}, "floor", options), Contains("'floor' is not a column of '" + path + "'"));
   CHECK_THROWS_WITH(data::packed_csv_dataset({path}, "price", {.record_defaults = {{}, {}, {}}}),
                     Contains("needs header = true"));
+}
+
+TEST_CASE("packed_csv_dataset batches train a model as the same values given as tensors do", "[data][readers]") {
+  TempDir dir("fit");
+  const std::string path = dir.file("xy.csv",
+                                    "a,b,y\n1,2,0.5\n-1,0.5,1.5\n3,-2,-1\n0,1,2\n2,2,0.25\n-3,1,3\n0.5,0.5,0\n4,-1,-2\n");
+  const at::Tensor x = at::tensor(std::vector<float>{1, 2, -1, 0.5, 3, -2, 0, 1, 2, 2, -3, 1, 0.5, 0.5, 4, -1}).reshape({8, 2});
+  const at::Tensor y = at::tensor(std::vector<float>{0.5, 1.5, -1, 2, 0.25, 3, 0, -2}).reshape({8, 1});
+  const auto fresh = [] {
+    set_random_seed(3);
+    auto model = std::make_shared<Sequential>(std::vector<LayerRef>{layers::Input({2}), layers::Dense(1)});
+    model->compile({.optimizer = "sgd", .loss = "mse"});
+    return model;
+  };
+  auto on_tensors = fresh(), on_csv = fresh();
+  on_tensors->fit(x, y, {.batch_size = 4, .epochs = 2, .verbose = 0, .shuffle = false});
+  // The label comes out as a scalar per row: batches of [4] meet the model's [4, 1] as Keras' losses match ranks.
+  const auto csv = data::packed_csv_dataset({path}, "y", {.record_defaults = {{}, {}, {}}, .header = true}).batch(4);
+  on_csv->fit(csv, {.epochs = 2, .verbose = 0});
+  const auto wa = on_tensors->get_weights(), wb = on_csv->get_weights();
+  REQUIRE(wa.size() == wb.size());
+  for (size_t i = 0; i < wa.size(); ++i) CHECK(wa[i].allclose(wb[i], 1e-6, 1e-6));
 }
 
 namespace {
