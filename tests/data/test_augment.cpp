@@ -279,3 +279,27 @@ TEST_CASE("preprocessing layers can run inside a map function", "[data][augment]
   layers::RandomFlip first("horizontal", {.seed = 7});
   for (int64_t i = 0; i < 5; ++i) CHECK(again.call(images[i], true).equal(first.call(images[i], true)));
 }
+
+TEST_CASE("a parallel map of seeded augmentation gives the sequential pass's images", "[data][augment]") {
+  const at::Tensor images = at::rand({12, 6, 6, 1}), labels = at::arange(12, at::kLong);
+  auto pipeline = [&](int64_t threads) {
+    return augment::element_keys(data::Dataset::from_tensor_slices({images, labels}))
+        .map(augment::seeded(42,
+                             [](data::Element e, at::Generator& g) {
+                               e[0] = augment::random_flip_left_right(e[0], g);
+                               e[0] = augment::random_crop(e[0], 4, 4, g);
+                               return e;
+                             }),
+             {.num_parallel_calls = threads})
+        .batch(5);
+  };
+  const auto sequential = pipeline(0).elements();
+  const auto parallel = pipeline(4).elements();
+  REQUIRE(sequential.size() == 3);
+  REQUIRE(parallel.size() == 3);
+  for (size_t b = 0; b < 3; ++b) {
+    CHECK(parallel[b][0].equal(sequential[b][0]));
+    CHECK(parallel[b][1].equal(sequential[b][1]));
+  }
+  CHECK(sequential[0][0].sizes() == at::IntArrayRef{5, 4, 4, 1});
+}
