@@ -1,0 +1,183 @@
+// The input pipeline's throughput and what it costs a training step.
+//
+// 1. Samples per second of one pass over Fashion-MNIST's 60000 training images through
+//      from_tensor_slices(uint8 images, labels) -> shuffle(all) -> map(decode to float and normalise, random flip,
+//      pad 2 + random 28x28 crop; `workers` threads) -> batch(64) -> prefetch(2)
+//    against the same per-sample work in torch.utils.data.DataLoader (bench/data_pipeline_baseline.py: a Dataset
+//    whose __getitem__ does it, shuffle=True, batch_size=64, num_workers = workers), timed in the same run, for
+//    0 workers (everything on the consuming thread) and `--workers` workers.
+// 2. The CNN of bench/cnn_bench.cpp trained on `--cnn-samples` images: ms per step with the pipeline above
+//    feeding it, against the same fit on tensors already normalised in memory (no augmentation).
+//
+// Prints JSON lines on stdout: {"bench":"data_pipeline","workers":W,"strata_samples_per_s":..,
+// "torch_samples_per_s":..,"ratio":..} per worker count, then {"bench":"pipeline_step_time","in_memory_ms":..,
+// "pipeline_ms":..,"ratio":..}.
+// Options: --workers W (2), --threads N (ATen threads for the CNN, 2), --rounds R (3), --cnn-samples N (6400),
+//          --data DIR, --python PATH (/usr/bin/python3), --no-python.
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <nlohmann/json.hpp>
+#include <strata/strata.h>
+
+#include "torch_baseline.h"
+
+#include <chrono>
+#include <iostream>
+#include <string>
+#include <vector>
+
+namespace {
+
+using strata::bench::median;
+using strata::bench::round4;
+
+constexpr int64_t kBatchSize = 64;
+
+struct Args {
+  int workers = 2;
+  int threads = 2;
+  int rounds = 3;
+  int64_t cnn_samples = 6400;
+  std::string data = strata::datasets::fashion_mnist::kDefaultPath;
+  std::string python = "/usr/bin/python3";
+  bool run_python = true;
+};
+
+Args parse_args(int argc, char** argv) {
+  Args args;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) throw strata::ValueError("option " + arg + " needs a value");
+      return argv[++i];
+    };
+    if (arg == "--workers") args.workers = std::stoi(value());
+    else if (arg == "--threads") args.threads = std::stoi(value());
+    else if (arg == "--rounds") args.rounds = std::stoi(value());
+    else if (arg == "--cnn-samples") args.cnn_samples = std::stoll(value());
+    else if (arg == "--data") args.data = value();
+    else if (arg == "--python") args.python = value();
+    else if (arg == "--no-python") args.run_python = false;
+    else throw strata::ValueError("unknown option " + arg);
+  }
+  return args;
+}
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+// Fashion-MNIST's mean and standard deviation of the [0, 1] pixels.
+constexpr double kMean = 0.2860, kStd = 0.3530;
+
+// The per-sample work: a uint8 [28, 28] image becomes a normalised, randomly flipped and shifted float [28, 28].
+strata::data::Dataset pipeline(const at::Tensor& images, const at::Tensor& labels, int64_t workers) {
+  using namespace strata;
+  auto augment = data::augment::seeded(7, [](data::Element e, at::Generator& g) {
+    at::Tensor image = ((e[0].to(at::kFloat) / 255.0 - kMean) / kStd).unsqueeze(-1);  // HWC
+    image = data::augment::random_flip_left_right(image, g);
+    image = data::augment::random_crop(at::constant_pad_nd(image, {0, 0, 2, 2, 2, 2}), 28, 28, g);
+    e[0] = image.squeeze(-1);
+    return e;
+  });
+  return data::augment::element_keys(data::Dataset::from_tensor_slices({images, labels}))
+      .map(augment, {.num_parallel_calls = workers})
+      .shuffle(images.size(0), {.seed = 1})
+      .batch(kBatchSize)
+      .prefetch(2);
+}
+
+strata::Sequential build_cnn() {
+  using namespace strata;
+  Sequential model({
+      layers::Input({28, 28}), layers::Reshape({28, 28, 1}),
+      layers::Conv2D(32, 3, {.padding = "same"}), layers::BatchNormalization(), layers::Activation("relu"),
+      layers::MaxPooling2D(),
+      layers::Conv2D(64, 3, {.padding = "same"}), layers::BatchNormalization(), layers::Activation("relu"),
+      layers::MaxPooling2D(),
+      layers::Flatten(), layers::Dropout(0.3), layers::Dense(128, {.activation = "relu"}), layers::Dropout(0.3),
+      layers::Dense(10),
+  });
+  model.compile({.optimizer = optimizers::Adam({.learning_rate = 1e-3}),
+                 .loss = losses::SparseCategoricalCrossentropy({.from_logits = true}),
+                 .metrics = {"accuracy"}});
+  return model;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    const Args args = parse_args(argc, argv);
+    strata::set_random_seed(42);
+    const at::Tensor images = strata::data::read_idx(args.data + "/train-images-idx3-ubyte.gz");
+    const at::Tensor labels = strata::data::read_idx(args.data + "/train-labels-idx1-ubyte.gz").to(at::kLong);
+    const int64_t samples = images.size(0);
+
+    // 1. Throughput, Strata and DataLoader alternating round by round.
+    at::set_num_threads(1);
+    for (const int workers : {0, args.workers}) {
+      std::vector<double> strata_rate, torch_rate;
+      std::string torch_reason = args.run_python ? "" : "--no-python";
+      for (int round = 0; round < args.rounds; ++round) {
+        const auto start = std::chrono::steady_clock::now();
+        int64_t seen = 0;
+        for (const auto& batch : pipeline(images, labels, workers)) seen += batch[0].size(0);
+        strata_rate.push_back(static_cast<double>(seen) / seconds_since(start));
+        if (torch_reason.empty()) {
+          auto run = strata::bench::run_python_script(
+              args.python, "data_pipeline_baseline.py",
+              {"--data", args.data, "--workers", std::to_string(workers), "--batch-size", std::to_string(kBatchSize)});
+          if (run.reason.empty() && !run.json_lines.empty())
+            torch_rate.push_back(nlohmann::json::parse(run.json_lines.back())["samples_per_s"].get<double>());
+          else
+            torch_reason = run.reason;
+        }
+        std::fprintf(stderr, "  workers %d round %d: strata %.0f samples/s%s\n", workers, round + 1, strata_rate.back(),
+                     torch_rate.size() > static_cast<size_t>(round)
+                         ? (", torch " + std::to_string(static_cast<int64_t>(torch_rate.back())) + " samples/s").c_str()
+                         : "");
+      }
+      nlohmann::json out = {{"bench", "data_pipeline"}, {"workers", workers}, {"samples", samples},
+                            {"strata_samples_per_s", round4(median(strata_rate))}, {"rounds", args.rounds}};
+      if (!torch_rate.empty()) {
+        out["torch_samples_per_s"] = round4(median(torch_rate));
+        out["ratio"] = round4(median(strata_rate) / median(torch_rate));
+      } else {
+        out["skipped_torch"] = torch_reason;
+      }
+      std::cout << out.dump() << std::endl;
+    }
+
+    // 2. The CNN's step time, fed by the pipeline or from memory.
+    at::set_num_threads(args.threads);
+    const int64_t n = std::min(args.cnn_samples, samples);
+    const at::Tensor x_memory = ((images.narrow(0, 0, n).to(at::kFloat) / 255.0 - kMean) / kStd).contiguous();
+    const at::Tensor y = labels.narrow(0, 0, n).contiguous();
+    const int64_t steps = (n + kBatchSize - 1) / kBatchSize;
+    std::vector<double> memory_ms, pipeline_ms;
+    for (int round = 0; round < args.rounds; ++round) {
+      strata::Sequential in_memory = build_cnn();
+      strata::Sequential fed = build_cnn();
+      auto start = std::chrono::steady_clock::now();
+      in_memory.fit(x_memory, y, {.batch_size = kBatchSize, .epochs = 1, .verbose = 0});
+      memory_ms.push_back(seconds_since(start) * 1e3 / static_cast<double>(steps));
+      start = std::chrono::steady_clock::now();
+      fed.fit(pipeline(images.narrow(0, 0, n), y, args.workers), {.epochs = 1, .verbose = 0});
+      pipeline_ms.push_back(seconds_since(start) * 1e3 / static_cast<double>(steps));
+      std::fprintf(stderr, "  cnn round %d: in memory %.2f ms/step, pipeline %.2f ms/step\n", round + 1,
+                   memory_ms.back(), pipeline_ms.back());
+    }
+    std::cout << nlohmann::json{{"bench", "pipeline_step_time"}, {"samples", n}, {"workers", args.workers},
+                                {"threads", args.threads}, {"in_memory_ms", round4(median(memory_ms))},
+                                {"pipeline_ms", round4(median(pipeline_ms))},
+                                {"ratio", round4(median(pipeline_ms) / median(memory_ms))}}
+                     .dump()
+              << std::endl;
+    return 0;
+  } catch (const std::exception& error) {
+    std::cerr << "data_pipeline_bench: " << error.what() << '\n';
+    return 1;
+  }
+}
