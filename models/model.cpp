@@ -14,7 +14,6 @@
 #include <strata/optimizers/loss_scale_optimizer.h>
 
 #include <algorithm>
-#include <limits>
 
 namespace strata {
 namespace {
