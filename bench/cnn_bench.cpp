@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "fashion_mnist_cnn.h"
 #include "torch_baseline.h"
 
 namespace {
@@ -58,31 +59,6 @@ Args parse_args(int argc, char** argv) {
   return args;
 }
 
-strata::Sequential build_cnn() {
-  using namespace strata;
-  Sequential model({
-      layers::Input({28, 28}),
-      layers::Reshape({28, 28, 1}),
-      layers::Conv2D(32, 3, {.padding = "same"}),
-      layers::BatchNormalization(),
-      layers::Activation("relu"),
-      layers::MaxPooling2D(),
-      layers::Conv2D(64, 3, {.padding = "same"}),
-      layers::BatchNormalization(),
-      layers::Activation("relu"),
-      layers::MaxPooling2D(),
-      layers::Flatten(),
-      layers::Dropout(0.3),
-      layers::Dense(128, {.activation = "relu"}),
-      layers::Dropout(0.3),
-      layers::Dense(10),
-  });
-  model.compile({.optimizer = optimizers::Adam({.learning_rate = 1e-3}),
-                 .loss = losses::SparseCategoricalCrossentropy({.from_logits = true}),
-                 .metrics = {"accuracy"}});
-  return model;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -96,7 +72,7 @@ int main(int argc, char** argv) {
     const at::Tensor y = data.y_train.narrow(0, 0, samples).contiguous();
     const int64_t steps = (samples + kBatchSize - 1) / kBatchSize;
 
-    strata::Sequential model = build_cnn();
+    strata::Sequential model = strata::bench::build_fashion_mnist_cnn();
     model.fit(x.narrow(0, 0, 4 * kBatchSize), y.narrow(0, 0, 4 * kBatchSize), {.batch_size = kBatchSize, .verbose = 0});
 
     std::vector<double> strata_ms, torch_ms;

@@ -6,7 +6,7 @@
 //    against the same per-sample work in torch.utils.data.DataLoader (bench/data_pipeline_baseline.py: a Dataset
 //    whose __getitem__ does it, shuffle=True, batch_size=64, num_workers = workers), timed in the same run, for
 //    0 workers (everything on the consuming thread) and `--workers` workers.
-// 2. The CNN of bench/cnn_bench.cpp trained on `--cnn-samples` images: ms per step with a pipeline feeding it,
+// 2. The CNN of bench/fashion_mnist_cnn.h trained on `--cnn-samples` images: ms per step with a pipeline feeding it,
 //    against the same fit on tensors already normalised in memory (no augmentation). Two pipelines: the per-sample
 //    one above, and the same work vectorized as tf.data's performance guide advises (shuffle and batch first,
 //    then one map call per batch, each image still drawing its own flip and crop).
@@ -22,6 +22,7 @@
 #include <nlohmann/json.hpp>
 #include <strata/strata.h>
 
+#include "fashion_mnist_cnn.h"
 #include "torch_baseline.h"
 
 #include <chrono>
@@ -101,23 +102,6 @@ strata::data::Dataset vectorized_pipeline(const at::Tensor& images, const at::Te
   return data::augment::element_keys(batches).map(augment(), {.num_parallel_calls = workers}).prefetch(2);
 }
 
-strata::Sequential build_cnn() {
-  using namespace strata;
-  Sequential model({
-      layers::Input({28, 28}), layers::Reshape({28, 28, 1}),
-      layers::Conv2D(32, 3, {.padding = "same"}), layers::BatchNormalization(), layers::Activation("relu"),
-      layers::MaxPooling2D(),
-      layers::Conv2D(64, 3, {.padding = "same"}), layers::BatchNormalization(), layers::Activation("relu"),
-      layers::MaxPooling2D(),
-      layers::Flatten(), layers::Dropout(0.3), layers::Dense(128, {.activation = "relu"}), layers::Dropout(0.3),
-      layers::Dense(10),
-  });
-  model.compile({.optimizer = optimizers::Adam({.learning_rate = 1e-3}),
-                 .loss = losses::SparseCategoricalCrossentropy({.from_logits = true}),
-                 .metrics = {"accuracy"}});
-  return model;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -171,7 +155,7 @@ int main(int argc, char** argv) {
     const int64_t steps = (n + kBatchSize - 1) / kBatchSize;
     std::vector<double> memory_ms, per_sample_ms, vectorized_ms;
     auto ms_per_step = [&](const auto& fit) {
-      strata::Sequential model = build_cnn();
+      strata::Sequential model = strata::bench::build_fashion_mnist_cnn();
       const auto start = std::chrono::steady_clock::now();
       fit(model);
       return seconds_since(start) * 1e3 / static_cast<double>(steps);
