@@ -3,6 +3,8 @@
 
 #include <strata/strata.h>
 
+#include "../support/capture_stream.h"
+
 #include <filesystem>
 #include <fstream>
 #include <initializer_list>
@@ -43,15 +45,9 @@ inline Logs end_epoch(Callback& callback, int epoch, Logs logs) {
 }
 
 // Everything written to std::cout while it lives.
-class CaptureCout {
+class CaptureCout : public CaptureStream {
  public:
-  CaptureCout() : old_(std::cout.rdbuf(buffer_.rdbuf())) {}
-  ~CaptureCout() { std::cout.rdbuf(old_); }
-  std::string text() const { return buffer_.str(); }
-
- private:
-  std::ostringstream buffer_;
-  std::streambuf* old_;
+  CaptureCout() : CaptureStream(std::cout) {}
 };
 
 // A fresh empty directory under the system temp dir, removed afterwards.

@@ -14,6 +14,7 @@
 #include <strata/models/sequential.h>
 
 #include <catch2/catch.hpp>
+#include "../support/capture_stream.h"
 #include <iostream>
 #include <sstream>
 #include <stdexcept>
@@ -48,18 +49,6 @@ data::Dataset endless(const at::Tensor& x, const at::Tensor& y, int64_t batch) {
       },
       data::kInfiniteCardinality);
 }
-
-// Captures std::cerr while it lives.
-class CaptureCerr {
- public:
-  CaptureCerr() : old_(std::cerr.rdbuf(buffer_.rdbuf())) {}
-  ~CaptureCerr() { std::cerr.rdbuf(old_); }
-  std::string text() const { return buffer_.str(); }
-
- private:
-  std::ostringstream buffer_;
-  std::streambuf* old_;
-};
 
 }  // namespace
 
@@ -120,7 +109,7 @@ TEST_CASE("a dataset that runs out before steps_per_epoch * epochs ends training
   set_random_seed(4);
   const auto four_batches = data::Dataset::from_tensor_slices({at::randn({16, 3}), at::randn({16, 1})}).batch(4);
   auto model = fresh_model(5);
-  CaptureCerr err;
+  testing::CaptureStream err(std::cerr);
   const auto history = model->fit(four_batches, {.epochs = 3, .verbose = 0, .steps_per_epoch = 3});
   CHECK(model->optimizer().iterations() == 4);
   CHECK(history.history.at("loss").size() == 2);  // epoch 1 got one batch, then training stopped
@@ -140,12 +129,14 @@ TEST_CASE("a dataset of unknown length: the progress bar learns the length from 
     };
   });
   auto model = fresh_model(8);
-  std::ostringstream captured;
-  auto* old = std::cout.rdbuf(captured.rdbuf());
-  model->fit(unknown, {.epochs = 2, .verbose = 2});
-  std::cout.rdbuf(old);
+  std::string printed;
+  {
+    testing::CaptureStream out(std::cout);
+    model->fit(unknown, {.epochs = 2, .verbose = 2});
+    printed = out.text();
+  }
   CHECK(model->optimizer().iterations() == 4);
-  CHECK_THAT(captured.str(), Contains("Epoch 1/2\n2/2 - ") && Contains("Epoch 2/2\n2/2 - "));
+  CHECK_THAT(printed, Contains("Epoch 1/2\n2/2 - ") && Contains("Epoch 2/2\n2/2 - "));
 
   std::ostringstream bar;
   callbacks::Progbar progbar(-1, 1, bar, /*interactive=*/true);
