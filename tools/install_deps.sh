@@ -9,5 +9,5 @@ $SUDO apt-get install -y -q --no-install-recommends \
   build-essential cmake ccache git pkg-config \
   libtorch-dev libopenblas0-openmp zlib1g-dev \
   libhdf5-dev libprotobuf-dev protobuf-compiler nlohmann-json3-dev libspdlog-dev catch2 \
-  libpng-dev libjpeg-dev \
+  libpng-dev libjpeg-dev libgloo-dev libhiredis-dev redis-server \
   dataset-fashion-mnist python3-torch python3-venv

@@ -1,0 +1,150 @@
+#pragma once
+// Distribution strategies, as tf.distribute's: the same compile/fit/evaluate/predict code on one device or
+// on many processes, one replica each (data parallelism).
+//
+//   distribute::MultiWorkerMirroredStrategy strategy;      // reads the cluster from strata-run's environment
+//   auto scope = strategy.scope();                         // Keras' `with strategy.scope():`
+//   Sequential model({...});
+//   model.compile({...});                                  // or compile({..., .strategy = strategy})
+//   model.fit(x, y, {.batch_size = 128});                  // 128 is the global batch
+//
+// Under a strategy with several replicas, fit() gives each replica its share of every global batch, the
+// replicas' gradients are summed with all-reduce (in buckets that start while backward is still running),
+// metrics are summed across replicas so every worker reports the global value, only the chief prints and
+// writes logs and checkpoints (Callback::chief_only), and the chief's initial weights are copied to every
+// replica after checking that all replicas built the same model.
+//
+// A Strategy is a handle: copies share one group of replicas.
+
+#include <ATen/core/Tensor.h>
+#include <strata/distribute/cluster.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace strata {
+class Model;
+namespace metrics {
+class Metric;
+}
+}  // namespace strata
+
+namespace strata::distribute {
+
+class ReplicaGroup;
+
+// tf.distribute.experimental.CommunicationImplementation
+enum class CommunicationImplementation { kAuto, kRing, kNccl };
+
+// tf.distribute.experimental.CommunicationOptions
+struct CommunicationOptions {
+  // Gradients travel in buckets of about this many bytes; a bucket's all-reduce starts as soon as backward has
+  // produced all of its gradients. 0 picks the default (1 MiB).
+  int64_t bytes_per_pack = 0;
+  // How long rendezvous and each collective wait for the other workers (default: the cluster's timeout).
+  std::optional<double> timeout_seconds = std::nullopt;
+  // kRing is Gloo (CPU tensors), kNccl is NCCL (CUDA tensors); kAuto picks by the model's device.
+  CommunicationImplementation implementation = CommunicationImplementation::kAuto;
+};
+
+class Strategy {
+ public:
+  // The default strategy: one replica, no communication.
+  Strategy();
+  virtual ~Strategy();
+
+  // "OneDeviceStrategy", "MultiWorkerMirroredStrategy".
+  const std::string& class_name() const;
+  int num_replicas_in_sync() const;
+  // This process's replica; replica 0 is the chief.
+  int replica_id() const;
+  bool is_chief() const;
+  bool distributed() const { return num_replicas_in_sync() > 1; }
+
+  // Keras' `with strategy.scope():` as a guard: while it lives, current_strategy() is this one, and models
+  // compiled then use it.
+  class Scope {
+   public:
+    explicit Scope(const Strategy& strategy);
+    ~Scope();
+    Scope(const Scope&) = delete;
+    Scope& operator=(const Scope&) = delete;
+
+   private:
+    std::shared_ptr<ReplicaGroup> previous_;
+  };
+  [[nodiscard]] Scope scope() const { return Scope(*this); }
+
+  // ---- What the model loops (and a custom train_step or training loop) call. ----
+
+  // This replica's rows [begin, end) of a global batch of `global_size` samples: contiguous blocks in replica
+  // order whose sizes differ by at most one.
+  std::pair<int64_t, int64_t> replica_rows(int64_t global_size) const;
+  // The loss to call backward() on: `loss` times local_size / global_size, so that gradients summed over the
+  // replicas are those of the global batch's mean loss. It also arms the gradient hooks for that backward pass.
+  at::Tensor replica_objective(const at::Tensor& loss, int64_t local_size, int64_t global_size) const;
+  // Replaces each gradient by its sum over the replicas. Buckets that hooks started during backward are waited
+  // for; the rest are reduced now. Every replica calls it once per step with the same variables; an undefined
+  // gradient counts as zeros.
+  void reduce_gradients(std::vector<at::Tensor>& grads, const std::vector<at::Tensor>& variables) const;
+  // Sums each tensor over the replicas, in place.
+  void all_reduce_sum(std::vector<at::Tensor>& tensors) const;
+  // The sum of `local` over the replicas, differentiable: in backward, the gradient reaching each replica's
+  // `local` is the sum of every replica's gradient of the sum (SyncBatchNormalization's statistics).
+  at::Tensor all_reduce_sum_differentiable(const at::Tensor& local) const;
+  // Copies the chief's tensors into every replica's, in place.
+  void broadcast_from_chief(std::vector<at::Tensor>& tensors) const;
+  uint64_t broadcast_from_chief(uint64_t value) const;
+  // Checks that every replica has the chief's weights (names and shapes, in order), failing on all of them with a
+  // DistributedError naming the first weight that differs and the worker it differs on; then copies the chief's
+  // weights into every replica. fit() and evaluate() call it once per model.
+  void prepare_model(Model& model) const;
+  // Sums the metrics' state tensors over the replicas while the guard lives, so result() is the global value;
+  // the guard puts each replica's own state back.
+  class GlobalMetricState {
+   public:
+    GlobalMetricState(const Strategy& strategy, const std::vector<std::shared_ptr<metrics::Metric>>& metrics);
+    ~GlobalMetricState();
+    GlobalMetricState(const GlobalMetricState&) = delete;
+    GlobalMetricState& operator=(const GlobalMetricState&) = delete;
+
+   private:
+    std::vector<at::Tensor> states_;
+    std::vector<at::Tensor> saved_;
+  };
+
+ protected:
+  explicit Strategy(std::shared_ptr<ReplicaGroup> group);
+
+ private:
+  friend class Scope;
+  std::shared_ptr<ReplicaGroup> group_;
+};
+
+// tf.distribute.OneDeviceStrategy: one replica, on this process's device.
+class OneDeviceStrategy : public Strategy {
+ public:
+  OneDeviceStrategy();
+};
+
+// tf.distribute.MultiWorkerMirroredStrategy: one replica per process, across hosts. Joins the job described
+// by `cluster` (default: cluster_from_environment()), connecting Gloo through its rendezvous store; NCCL for
+// a model on CUDA. Every process of the job must construct it; the constructor returns when all have joined,
+// or throws DistributedError after the timeout. The global random generator is then seeded with the chief's
+// draw, so shuffles of fit() and unseeded datasets agree across workers.
+class MultiWorkerMirroredStrategy : public Strategy {
+ public:
+  explicit MultiWorkerMirroredStrategy(CommunicationOptions options = {},
+                                       std::optional<ClusterSpec> cluster = std::nullopt);
+  const ClusterSpec& cluster() const;
+};
+
+// The strategy in effect on this thread: the innermost scope()'s, or the one fit()/evaluate() of a model
+// compiled with a strategy runs under; otherwise the default (one replica).
+Strategy current_strategy();
+
+}  // namespace strata::distribute
