@@ -102,3 +102,6 @@
 #include <strata/callbacks/model_checkpoint.h>
 #include <strata/callbacks/backup_and_restore.h>
 #include <strata/callbacks/hparams.h>
+#include <strata/distribute/distributed_error.h>
+#include <strata/distribute/cluster.h>
+#include <strata/distribute/strategy.h>

@@ -130,7 +130,7 @@ void BackupAndRestore::on_epoch_end(int epoch, Logs&) {
 }
 
 void BackupAndRestore::on_train_end(const Logs&) {
-  if (!options_.delete_checkpoint) return;
+  if (!options_.delete_checkpoint || !model()->distribute_strategy().is_chief()) return;
   std::error_code error;
   fs::remove_all(options_.backup_dir, error);
   if (error)
@@ -139,6 +139,8 @@ void BackupAndRestore::on_train_end(const Logs&) {
 
 void BackupAndRestore::back_up(int epoch, int64_t batch) {
   const Model& model = *this->model();
+  // In a distributed job only the chief writes; every worker restores (fit() then copies the chief's state).
+  if (!model.distribute_strategy().is_chief()) return;
   std::error_code error;
   fs::create_directories(options_.backup_dir, error);
   if (error)

@@ -18,6 +18,9 @@
 // name, then replaces the metadata; both writes are atomic (core/atomic_file.h), so a kill at any moment leaves
 // the previous or the new backup whole, never a mix. With double_checkpoint the previous metadata is kept as
 // "training_metadata.json.bkp" (its slot is left alone), and a latest backup that cannot be read falls back to it.
+//
+// In a distributed job only the chief writes and deletes backups; a worker that can read backup_dir restores
+// from it too, and fit() then copies the chief's weights, optimizer state and position to every worker.
 
 #include <strata/callbacks/callback.h>
 

@@ -1,14 +1,19 @@
 #include <strata/callbacks/callback.h>
+#include <strata/models/model.h>
 
 namespace strata {
 
 CallbackList::CallbackList(std::vector<std::shared_ptr<Callback>> callbacks, Model* model,
                            const TrainingParams& params)
     : callbacks_(std::move(callbacks)) {
+  // Every worker asks for batch logs when the chief does: reading them sums the metrics across the workers,
+  // a collective all of them must join.
+  for (const auto& callback : callbacks_) needs_batch_logs_ = needs_batch_logs_ || callback->needs_batch_logs();
+  if (model && !model->distribute_strategy().is_chief())
+    std::erase_if(callbacks_, [](const auto& callback) { return callback->chief_only(); });
   for (auto& callback : callbacks_) {
     callback->set_model(model);
     callback->set_params(params);
-    needs_batch_logs_ = needs_batch_logs_ || callback->needs_batch_logs();
   }
 }
 

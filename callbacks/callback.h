@@ -30,6 +30,9 @@ class Callback {
   // Whether on_*_batch_end needs the metric values in its logs. Reading them costs a device sync per
   // batch, so loops fill batch logs only when some callback asks.
   virtual bool needs_batch_logs() const { return false; }
+  // Whether only the chief of a distributed job runs it: callbacks that print or write files (the progress
+  // bar, TensorBoard, checkpoints, CSV logs), so workers neither repeat the output nor race on the files.
+  virtual bool chief_only() const { return false; }
 
   virtual void on_train_begin(const Logs& logs) {}
   virtual void on_train_end(const Logs& logs) {}

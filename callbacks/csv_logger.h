@@ -20,6 +20,7 @@ struct CSVLoggerOptions {
 class CSVLogger : public Callback {
  public:
   explicit CSVLogger(std::string filename, CSVLoggerOptions options = {});
+  bool chief_only() const override { return true; }
 
   void on_train_begin(const Logs& logs) override;
   void on_epoch_end(int epoch, Logs& logs) override;

@@ -76,6 +76,7 @@ class KerasCallback : public Callback {
   KerasCallback(std::string writer_dir, std::map<std::string, Value> hparams, std::string trial_id = "");
   ~KerasCallback() override;
   KerasCallback(KerasCallback&&) noexcept;
+  bool chief_only() const override { return true; }
 
   void on_train_begin(const Logs& logs) override;
   void on_train_end(const Logs& logs) override;

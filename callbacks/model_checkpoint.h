@@ -32,6 +32,7 @@ class ModelCheckpoint : public MonitorCallback {
 
   // Batch-frequency saves format the filepath and test `monitor` with the batch's logs.
   bool needs_batch_logs() const override { return save_every_batches_ > 0; }
+  bool chief_only() const override { return true; }
   void on_epoch_begin(int epoch, const Logs& logs) override { current_epoch_ = epoch; }
   void on_epoch_end(int epoch, Logs& logs) override;
   void on_train_batch_end(int64_t batch, const Logs& logs) override;

@@ -15,6 +15,7 @@ class ProgbarLogger : public Callback {
   explicit ProgbarLogger(std::ostream& out = std::cout) : out_(&out) {}
 
   bool needs_batch_logs() const override;
+  bool chief_only() const override { return true; }
 
   void on_train_begin(const Logs& logs) override { in_fit_ = true; }
   void on_train_end(const Logs& logs) override { in_fit_ = false; }

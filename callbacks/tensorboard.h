@@ -50,6 +50,7 @@ class TensorBoard : public Callback {
   TensorBoard(TensorBoard&&) noexcept;
 
   bool needs_batch_logs() const override { return batch_interval_ > 0; }
+  bool chief_only() const override { return true; }
 
   void on_train_begin(const Logs& logs) override;
   void on_train_end(const Logs& logs) override;

@@ -18,6 +18,7 @@
 
 #include <ATen/core/Tensor.h>
 #include <strata/distribute/cluster.h>
+#include <strata/models/model_data.h>
 
 #include <cstdint>
 #include <memory>
@@ -36,6 +37,8 @@ class Metric;
 namespace strata::distribute {
 
 class ReplicaGroup;
+class Strategy;
+Strategy current_strategy();
 
 // tf.distribute.experimental.CommunicationImplementation
 enum class CommunicationImplementation { kAuto, kRing, kNccl };
@@ -56,6 +59,10 @@ class Strategy {
   // The default strategy: one replica, no communication.
   Strategy();
   virtual ~Strategy();
+  Strategy(const Strategy&) = default;
+  Strategy(Strategy&&) noexcept = default;
+  Strategy& operator=(const Strategy&) = default;
+  Strategy& operator=(Strategy&&) noexcept = default;
 
   // "OneDeviceStrategy", "MultiWorkerMirroredStrategy".
   const std::string& class_name() const;
@@ -84,9 +91,13 @@ class Strategy {
   // This replica's rows [begin, end) of a global batch of `global_size` samples: contiguous blocks in replica
   // order whose sizes differ by at most one.
   std::pair<int64_t, int64_t> replica_rows(int64_t global_size) const;
-  // The loss to call backward() on: `loss` times local_size / global_size, so that gradients summed over the
-  // replicas are those of the global batch's mean loss. It also arms the gradient hooks for that backward pass.
-  at::Tensor replica_objective(const at::Tensor& loss, int64_t local_size, int64_t global_size) const;
+  // This replica's share of a global batch (its replica_rows of every tensor). It remembers both sizes for
+  // replica_objective(); fit() and evaluate() call it, and a custom train_step receives its result.
+  Batch replica_batch(const Batch& global) const;
+  // The loss to call backward() on: `loss` times (local samples / global samples) of the latest replica_batch,
+  // so that the gradients summed over the replicas are those of the global batch's mean loss. It also arms the
+  // gradient hooks for the backward pass that follows. With one replica it returns `loss`.
+  at::Tensor replica_objective(const at::Tensor& loss) const;
   // Replaces each gradient by its sum over the replicas. Buckets that hooks started during backward are waited
   // for; the rest are reduced now. Every replica calls it once per step with the same variables; an undefined
   // gradient counts as zeros.
@@ -119,9 +130,10 @@ class Strategy {
 
  protected:
   explicit Strategy(std::shared_ptr<ReplicaGroup> group);
+  const ReplicaGroup& group() const { return *group_; }
 
  private:
-  friend class Scope;
+  friend Strategy current_strategy();
   std::shared_ptr<ReplicaGroup> group_;
 };
 

@@ -1,6 +1,7 @@
 #include <ATen/ATen.h>
 #include <nlohmann/json.hpp>
 #include <strata/core/error.h>
+#include <strata/distribute/strategy.h>
 #include <strata/layers/normalization.h>
 #include <strata/layers/registry.h>
 
@@ -130,7 +131,9 @@ at::Tensor BatchNormalization::call(const at::Tensor& inputs, bool training) {
   // channels_last memory format, which its CPU kernels take as it is; the result moved back is contiguous again.
   const at::Tensor x_cf = axis_ == 1 ? x : x.movedim(axis_, 1);
   at::Tensor out;
-  if (training && trainable()) {
+  if (training && trainable() && options_.synchronized && distribute::current_strategy().distributed()) {
+    out = synchronized_batch_norm(x_cf);
+  } else if (training && trainable()) {
     // native_batch_norm also returns the batch mean and 1 / sqrt(variance + epsilon) it normalized with; the
     // moving statistics are updated from those instead of a second (and on CPU slow) var_mean pass.
     at::Tensor mean, inv_std;
@@ -149,6 +152,32 @@ at::Tensor BatchNormalization::call(const at::Tensor& inputs, bool training) {
   return in_dtype_of(inputs, (axis_ == 1 ? out : out.movedim(1, axis_)).contiguous());
 }
 
+at::Tensor BatchNormalization::synchronized_batch_norm(const at::Tensor& x_cf) {
+  // One all-reduce of [sum x, sum x^2, count] per channel gives the global batch's mean and biased variance.
+  const distribute::Strategy strategy = distribute::current_strategy();
+  std::vector<int64_t> reduce_dims;
+  std::vector<int64_t> channel_shape(static_cast<size_t>(x_cf.dim()), 1);
+  for (int64_t d = 0; d < x_cf.dim(); ++d)
+    if (d != 1) reduce_dims.push_back(d);
+  const int64_t channels = x_cf.size(1);
+  channel_shape[1] = channels;
+  const at::Tensor count = at::full({1}, static_cast<double>(x_cf.numel() / std::max<int64_t>(channels, 1)),
+                                    x_cf.options().requires_grad(false));
+  const at::Tensor local = at::cat({x_cf.sum(reduce_dims), (x_cf * x_cf).sum(reduce_dims), count});
+  const at::Tensor global = strategy.all_reduce_sum_differentiable(local);
+  const at::Tensor n = global.narrow(0, 2 * channels, 1).detach();
+  const at::Tensor mean = global.narrow(0, 0, channels) / n;
+  const at::Tensor variance = (global.narrow(0, channels, channels) / n - mean * mean).clamp_min(0);
+  at::Tensor out = (x_cf - mean.view(channel_shape)) * at::rsqrt(variance.view(channel_shape) + options_.epsilon);
+  if (gamma_.defined()) out = out * gamma_.view(channel_shape);
+  if (beta_.defined()) out = out + beta_.view(channel_shape);
+  at::NoGradGuard no_grad;
+  const double m = options_.momentum;
+  moving_mean_.mul_(m).add_(mean.detach(), 1.0 - m);
+  moving_variance_.mul_(m).add_(variance.detach(), 1.0 - m);
+  return out;
+}
+
 nlohmann::json BatchNormalization::get_config() const {
   nlohmann::json config = Layer::get_config();
   config["axis"] = options_.axis;
@@ -161,7 +190,7 @@ nlohmann::json BatchNormalization::get_config() const {
   config["moving_mean_initializer"] = initializers::serialize(*options_.moving_mean_initializer);
   config["moving_variance_initializer"] = initializers::serialize(*options_.moving_variance_initializer);
   write_regularizers(config, options_);
-  config["synchronized"] = false;
+  config["synchronized"] = options_.synchronized;
   return config;
 }
 
@@ -175,6 +204,7 @@ BatchNormalization BatchNormalization::from_config(const nlohmann::json& config)
     options.axis = axes[0];
   }
   options.momentum = config.value("momentum", 0.99);
+  options.synchronized = config.value("synchronized", false);
   read_common(config, options);
   options.moving_mean_initializer = initializer_from(config, "moving_mean_initializer", options.moving_mean_initializer);
   options.moving_variance_initializer = initializer_from(config, "moving_variance_initializer", options.moving_variance_initializer);

@@ -27,6 +27,10 @@ struct BatchNormalizationOptions {
   regularizers::Spec gamma_regularizer = {};
   constraints::Spec beta_constraint = {};
   constraints::Spec gamma_constraint = {};
+  // Keras' synchronized: in training under a distribution strategy with several replicas, normalize with the
+  // mean and variance of the global batch (every replica's rows), as SyncBatchNormalization does; the
+  // statistics' gradients are summed across replicas too. Without replicas it changes nothing.
+  bool synchronized = false;
   std::string name = "";
 };
 
@@ -56,6 +60,10 @@ class BatchNormalization : public Layer {
   void build(const Shape& input_shape) override;
 
  private:
+  // Training with the global batch's statistics (options.synchronized under several replicas); x has the
+  // channels on axis 1.
+  at::Tensor synchronized_batch_norm(const at::Tensor& x_cf);
+
   BatchNormalizationOptions options_;
   int64_t axis_ = -1;  // resolved to a non-negative axis by build()
   at::Tensor gamma_, beta_, moving_mean_, moving_variance_;

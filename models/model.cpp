@@ -161,6 +161,7 @@ void Model::compile(CompileOptions options) {
   added_metrics_.clear();
   loss_computed_ = false;
   training_variables_.clear();
+  strategy_ = options.strategy ? *options.strategy : distribute::current_strategy();
   compile_options_ = std::move(given);
   compiled_ = true;
 }
@@ -223,6 +224,8 @@ std::vector<std::shared_ptr<metrics::Metric>> Model::metrics() const {
 }
 
 Logs Model::metric_logs() const {
+  // Under a strategy with several replicas every worker reports the global value.
+  const distribute::Strategy::GlobalMetricState global(strategy_, metrics());
   Logs logs;
   for (const auto& [name, metric] : named_metrics()) logs.set(name, metric->result().item<double>());
   return logs;
@@ -359,17 +362,23 @@ void Model::compute_metrics(const Batch& batch, const Tensors& y_pred, const Ten
 
 void Model::train_step(const Batch& batch) {
   const auto& variables = training_variables();
-  Tensors masks;
-  const Tensors y_pred = apply(batch.x, {}, true, &masks);
-  const at::Tensor loss = compute_loss(batch, y_pred, masks);
   for (const auto& variable : variables) variable.mutable_grad().reset();
-  optimizer_->scale_loss(loss).backward();
-  std::vector<at::Tensor> grads;
-  grads.reserve(variables.size());
-  for (const auto& variable : variables) grads.push_back(variable.grad());
+  std::vector<at::Tensor> grads(variables.size());
+  // A replica whose share of a small last batch is empty still joins the gradient all-reduce, with zeros.
+  const bool empty_share = !batch.x.empty() && batch.x.front().size(0) == 0;
+  Tensors masks;
+  Tensors y_pred;
+  if (!empty_share) {
+    y_pred = apply(batch.x, {}, true, &masks);
+    const at::Tensor loss = compute_loss(batch, y_pred, masks);
+    // With several replicas, each one's loss is weighted by its share of the global batch.
+    strategy_.replica_objective(optimizer_->scale_loss(loss)).backward();
+    for (size_t i = 0; i < variables.size(); ++i) grads[i] = variables[i].grad();
+  }
+  strategy_.reduce_gradients(grads, variables);
   optimizer_->apply(grads, variables);
   apply_constraints();
-  compute_metrics(batch, detached(y_pred), masks);
+  if (!empty_share) compute_metrics(batch, detached(y_pred), masks);
 }
 
 void Model::test_step(const Batch& batch) {
@@ -430,7 +439,7 @@ callbacks::History Model::fit(const ModelData& x, const ModelData& y, FitOptions
   options.class_weight.clear();  // folded into the sample weights once, not again per batch
 
   // One draw from the global generator, so set_random_seed fixes every epoch's order (FitOptions::initial_epoch).
-  const uint64_t shuffle_seed = draw_seed();
+  const uint64_t shuffle_seed = strategy_.broadcast_from_chief(draw_seed());
   EpochIterator train_batches(std::move(train), options.batch_size,
                               options.shuffle ? std::optional<uint64_t>(shuffle_seed) : std::nullopt);
   std::optional<EpochIterator> val_batches;
@@ -476,10 +485,17 @@ callbacks::History Model::run_fit(const std::string& who, EpochIterator& train, 
   if (options.verbose != 0) all.push_back(std::make_shared<callbacks::ProgbarLogger>());
   CallbackList callbacks(all, this, {options.epochs, steps, options.verbose});
 
+  const distribute::Strategy::Scope in_strategy(strategy_);  // SyncBatchNormalization finds the replicas
   stop_training = false;
   Logs epoch_logs;
   fit_start = {options.initial_epoch, 0};
   callbacks.on_train_begin({});
+  if (strategy_.distributed()) {  // where the chief starts (a BackupAndRestore restore), every worker starts
+    std::vector<at::Tensor> start = {at::tensor({static_cast<int64_t>(fit_start.epoch), fit_start.step})};
+    strategy_.broadcast_from_chief(start);
+    fit_start = {static_cast<int>(start[0][0].item<int64_t>()), start[0][1].item<int64_t>()};
+  }
+  bool joined = false;
   if (fit_start.epoch < 0 || fit_start.step < 0 || (steps != EpochIterator::kUnknownSteps && fit_start.step > steps))
     throw ValueError(who + ": a callback moved the start to epoch " + std::to_string(fit_start.epoch) + ", step " +
                      std::to_string(fit_start.step) + "; expected epoch >= 0 and a step in [0, " +
@@ -493,8 +509,11 @@ callbacks::History Model::run_fit(const std::string& who, EpochIterator& train, 
       std::optional<Batch> batch = train.next();
       if (!batch) break;
       add_class_weights(who, *batch, options.class_weight);
+      const Batch share = strategy_.replica_batch(*batch);
+      if (!joined) join_replicas(share);
+      joined = true;
       callbacks.on_train_batch_begin(step, {});
-      train_step(*batch);
+      train_step(share);
       callbacks.on_train_batch_end(step, callbacks.needs_batch_logs() ? metric_logs() : Logs());
     }
     if (train.ran_out()) {
@@ -505,6 +524,7 @@ callbacks::History Model::run_fit(const std::string& who, EpochIterator& train, 
       stop_training = true;
     }
     epoch_logs = metric_logs();
+    average_non_trainable_weights();
     if (validation) {
       validation->start_epoch(0);
       for (const auto& [key, value] : run_test_loop(*validation, callbacks)) epoch_logs.set("val_" + key, value);
@@ -518,15 +538,17 @@ callbacks::History Model::run_fit(const std::string& who, EpochIterator& train, 
   return history_;
 }
 
-Logs Model::run_test_loop(EpochIterator& batches, CallbackList& callbacks) {
+Logs Model::run_test_loop(EpochIterator& batches, CallbackList& callbacks, bool join) {
   at::NoGradGuard no_grad;
   reset_metrics();
   callbacks.on_test_begin({});
   for (int64_t step = 0;; ++step) {
     std::optional<Batch> batch = batches.next();
     if (!batch) break;
+    const Batch share = strategy_.replica_batch(*batch);
+    if (step == 0 && join) join_replicas(share);
     callbacks.on_test_batch_begin(step, {});
-    test_step(*batch);
+    if (share.x.empty() || share.x.front().size(0) > 0) test_step(share);  // a replica's share can be empty
     callbacks.on_test_batch_end(step, callbacks.needs_batch_logs() ? metric_logs() : Logs());
   }
   Logs logs = metric_logs();
@@ -534,12 +556,33 @@ Logs Model::run_test_loop(EpochIterator& batches, CallbackList& callbacks) {
   return logs;
 }
 
+void Model::join_replicas(const Batch& batch) {
+  if (!strategy_.distributed()) return;
+  if (!built()) {
+    at::NoGradGuard no_grad;
+    apply(batch.x, {}, false);
+  }
+  if (compiled_) training_variables();  // builds the optimizer, whose state the chief sends too
+  strategy_.prepare_model(*this);
+}
+
+void Model::average_non_trainable_weights() {
+  if (!strategy_.distributed()) return;
+  std::vector<at::Tensor> values;
+  for (const auto& variable : variables())
+    if (!variable.trainable && at::isFloatingType(variable.value.scalar_type())) values.push_back(variable.value);
+  strategy_.all_reduce_sum(values);
+  at::NoGradGuard no_grad;
+  for (auto& value : values) value.div_(strategy_.num_replicas_in_sync());
+}
+
 Logs Model::run_evaluate(EpochIterator& batches, const EvaluateOptions& options) {
   std::vector<std::shared_ptr<Callback>> all = unwrap(options.callbacks);
   if (options.verbose != 0) all.push_back(std::make_shared<callbacks::ProgbarLogger>());
   CallbackList callbacks(all, this, {1, batches.steps(), options.verbose});
+  const distribute::Strategy::Scope in_strategy(strategy_);
   batches.start_epoch(0);
-  return run_test_loop(batches, callbacks);
+  return run_test_loop(batches, callbacks, true);
 }
 
 Logs Model::evaluate(const ModelData& x, const ModelData& y, EvaluateOptions options) {
@@ -674,7 +717,10 @@ Logs Model::train_on_batch(const ModelData& x, const ModelData& y, const ModelDa
   const Batch data = collect_data(who, x, y, sample_weight, &y_pred_shapes);
   check_data(who, data, y_pred_shapes);
   reset_metrics();
-  train_step(data);
+  const distribute::Strategy::Scope in_strategy(strategy_);
+  const Batch share = strategy_.replica_batch(data);
+  join_replicas(share);
+  train_step(share);
   return metric_logs();
 }
 
@@ -686,7 +732,8 @@ Logs Model::test_on_batch(const ModelData& x, const ModelData& y, const ModelDat
   check_data(who, data, y_pred_shapes);
   reset_metrics();
   at::NoGradGuard no_grad;
-  test_step(data);
+  const distribute::Strategy::Scope in_strategy(strategy_);
+  test_step(strategy_.replica_batch(data));
   return metric_logs();
 }
 

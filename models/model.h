@@ -10,6 +10,7 @@
 #include <strata/callbacks/history.h>
 #include <strata/core/logs.h>
 #include <strata/data/dataset.h>
+#include <strata/distribute/strategy.h>
 #include <strata/layers/layer.h>
 #include <strata/losses/loss.h>
 #include <strata/metrics/mean.h>
@@ -44,6 +45,9 @@ struct CompileOptions {
   PerOutput<double> loss_weights;
   // Like `metrics`, but weighted by sample_weight / class_weight.
   PerOutput<std::vector<metrics::Spec>> weighted_metrics;
+  // The distribution strategy fit() and evaluate() run under (distribute/strategy.h). Default: the one whose
+  // scope() is open when compile() runs, as Keras compiles under `with strategy.scope():`; else one replica.
+  std::optional<distribute::Strategy> strategy = std::nullopt;
 };
 
 // fit()'s validation_data: tensors ({x_val, y_val} or {x_val, y_val, sample_weight}) or a Dataset of batches.
@@ -189,6 +193,8 @@ class Model : public Layer {
   void summary(std::ostream& out = std::cout) const;
 
   bool compiled() const { return compiled_; }
+  // Keras' model.distribute_strategy: the strategy compile() chose.
+  const distribute::Strategy& distribute_strategy() const { return strategy_; }
   optimizers::Optimizer& optimizer() const;
   // What compile() was given (the optimizer as given, before any LossScaleOptimizer wrapping), for saving
   // the compile configuration (savedmodel/compile_config.h).
@@ -261,7 +267,14 @@ class Model : public Layer {
   // The loops, shared by the tensor and dataset entry points.
   callbacks::History run_fit(const std::string& who, EpochIterator& train, EpochIterator* validation,
                              const FitOptions& options);
-  Logs run_test_loop(EpochIterator& batches, CallbackList& callbacks);
+  // `join`: evaluate() joins the replicas before its first step (fit() already has).
+  Logs run_test_loop(EpochIterator& batches, CallbackList& callbacks, bool join = false);
+  // Before a distributed loop's first step: builds the model on `batch` if it is not built yet, then checks that
+  // every replica has the same weights and gives them the chief's (Strategy::prepare_model).
+  void join_replicas(const Batch& batch);
+  // Averages the non-trainable weights (BatchNormalization's moving statistics) over the replicas, as
+  // tf.distribute reads them.
+  void average_non_trainable_weights();
   Logs run_evaluate(EpochIterator& batches, const EvaluateOptions& options);
   Tensors run_predict(EpochIterator& batches, const PredictOptions& options);
   // A dataset element as a Batch: the first tensors are the inputs, then one target per output, then sample weights.
@@ -281,6 +294,7 @@ class Model : public Layer {
   std::vector<std::shared_ptr<metrics::Metric>> tracked_metrics_;
   std::vector<std::shared_ptr<metrics::Mean>> added_metrics_;  // one per add_metric() name
   std::vector<at::Tensor> training_variables_;
+  distribute::Strategy strategy_;
   callbacks::History history_;
 };
 

@@ -1,0 +1,60 @@
+#pragma once
+// The state a Strategy handle shares: the cluster, the rendezvous store (and the TCP store server when this
+// process hosts it), the communicators, the communication thread and the gradient buckets. Internal to
+// distribute/.
+
+#include <strata/distribute/cluster.h>
+#include <strata/distribute/comm_thread.h>
+#include <strata/distribute/communicator.h>
+#include <strata/distribute/gradient_buckets.h>
+#include <strata/distribute/store.h>
+#include <strata/distribute/strategy.h>
+
+#include <memory>
+#include <string>
+
+namespace strata::distribute {
+
+class ReplicaGroup {
+ public:
+  // One replica, no communication.
+  ReplicaGroup();
+  // Joins the job `cluster` describes (see MultiWorkerMirroredStrategy).
+  ReplicaGroup(std::string class_name, ClusterSpec cluster, CommunicationOptions options);
+  ~ReplicaGroup();
+
+  const std::string& class_name() const { return class_name_; }
+  const ClusterSpec& cluster() const { return cluster_; }
+  bool distributed() const { return cluster_.world_size > 1; }
+
+  // The collective on the communication thread, after what was queued before; waits for it.
+  void all_reduce_sum(at::Tensor& tensor);
+  void broadcast(at::Tensor& tensor, int root);
+  at::Tensor all_gather(const at::Tensor& tensor);
+  // Starts an all-reduce without waiting (a gradient bucket).
+  std::future<void> start_all_reduce_sum(at::Tensor tensor);
+
+  // The gradient buckets for `variables`, made (and hooked) on first use or when the variables change.
+  GradientBuckets& buckets_for(const std::vector<at::Tensor>& variables);
+  void arm_buckets();
+
+  // The shares of the latest replica_batch.
+  int64_t local_size = 0;
+  int64_t global_size = 0;
+
+ private:
+  Communicator& communicator_for(const at::Tensor& tensor);
+
+  std::string class_name_;
+  ClusterSpec cluster_;
+  CommunicationOptions options_;
+  std::unique_ptr<TcpStoreServer> server_;
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<Communicator> gloo_;
+  std::unique_ptr<Communicator> nccl_;
+  std::unique_ptr<GradientBuckets> buckets_;
+  // Declared last so it stops first: its jobs use the communicators.
+  std::unique_ptr<CommThread> thread_;
+};
+
+}  // namespace strata::distribute
