@@ -20,6 +20,7 @@
 #include <random>
 #include <string>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 extern char** environ;
@@ -184,15 +185,20 @@ std::vector<std::string> worker_environment(const Options& options, const std::s
     for (const char* prefix : kOwned) owned = owned || text.rfind(prefix, 0) == 0;
     if (!owned) result.push_back(text);
   }
-  int rank = options.node_rank * options.nproc_per_node + local_rank;
-  result.push_back("STRATA_RANK=" + std::to_string(rank));
-  result.push_back("STRATA_WORLD_SIZE=" + std::to_string(options.nnodes * options.nproc_per_node));
-  result.push_back("STRATA_LOCAL_RANK=" + std::to_string(local_rank));
-  result.push_back("STRATA_LOCAL_WORLD_SIZE=" + std::to_string(options.nproc_per_node));
-  result.push_back("STRATA_RENDEZVOUS=" + rendezvous);
-  result.push_back("STRATA_RUN_ID=" + run_id);
-  result.push_back("STRATA_TIMEOUT_SECONDS=" + options.timeout);
-  if (set_omp) result.push_back("OMP_NUM_THREADS=1");
+  auto add = [&result](const char* name, const std::string& value) {
+    std::string entry = name;
+    entry += '=';
+    entry += value;
+    result.push_back(std::move(entry));
+  };
+  add("STRATA_RANK", std::to_string(options.node_rank * options.nproc_per_node + local_rank));
+  add("STRATA_WORLD_SIZE", std::to_string(options.nnodes * options.nproc_per_node));
+  add("STRATA_LOCAL_RANK", std::to_string(local_rank));
+  add("STRATA_LOCAL_WORLD_SIZE", std::to_string(options.nproc_per_node));
+  add("STRATA_RENDEZVOUS", rendezvous);
+  add("STRATA_RUN_ID", run_id);
+  add("STRATA_TIMEOUT_SECONDS", options.timeout);
+  if (set_omp) add("OMP_NUM_THREADS", "1");
   return result;
 }
 
