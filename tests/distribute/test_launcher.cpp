@@ -3,6 +3,7 @@
 // Every wait is bounded: a launcher that hangs is killed and the test fails.
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
@@ -34,9 +35,8 @@ struct Outcome {
   double seconds = 0;
 };
 
-// Runs strata-run with `args` (the probe is referred to as "PROBE"), for at most `limit`.
-Outcome run_launcher(const std::vector<std::string>& args, const fs::path& work,
-                     std::chrono::seconds limit = std::chrono::seconds(60)) {
+// Starts strata-run with `args` (the probe is referred to as "PROBE"), its output going to work/launcher.log.
+pid_t spawn_launcher(const std::vector<std::string>& args, const fs::path& work) {
   std::vector<std::string> all{STRATA_RUN_EXE};
   for (const std::string& arg : args) all.push_back(arg == "PROBE" ? STRATA_LAUNCHER_PROBE : arg);
   std::vector<char*> argv;
@@ -48,10 +48,13 @@ Outcome run_launcher(const std::vector<std::string>& args, const fs::path& work,
   posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   posix_spawn_file_actions_adddup2(&actions, 1, 2);
   pid_t pid = -1;
-  auto start = Clock::now();
   int rc = posix_spawn(&pid, STRATA_RUN_EXE, &actions, nullptr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
-  REQUIRE(rc == 0);
+  return rc == 0 ? pid : -1;
+}
+
+// Waits for the launcher `pid` for at most `limit` (then stops it: SIGTERM, which it passes on, then SIGKILL).
+Outcome wait_launcher(pid_t pid, const fs::path& work, Clock::time_point start, std::chrono::seconds limit) {
   Outcome outcome;
   for (;;) {
     int status = 0;
@@ -60,7 +63,7 @@ Outcome run_launcher(const std::vector<std::string>& args, const fs::path& work,
       break;
     }
     if (Clock::now() - start > limit) {
-      ::kill(pid, SIGTERM);  // the launcher passes it on to its workers
+      ::kill(pid, SIGTERM);
       std::this_thread::sleep_for(std::chrono::milliseconds(500));
       ::kill(pid, SIGKILL);
       ::waitpid(pid, &status, 0);
@@ -69,11 +72,19 @@ Outcome run_launcher(const std::vector<std::string>& args, const fs::path& work,
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   outcome.seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  std::ifstream in(log);
+  std::ifstream in(work / "launcher.log");
   std::stringstream text;
   text << in.rdbuf();
   outcome.output = text.str();
   return outcome;
+}
+
+Outcome run_launcher(const std::vector<std::string>& args, const fs::path& work,
+                     std::chrono::seconds limit = std::chrono::seconds(60)) {
+  auto start = Clock::now();
+  pid_t pid = spawn_launcher(args, work);
+  REQUIRE(pid > 0);
+  return wait_launcher(pid, work, start, limit);
 }
 
 std::string read_file(const fs::path& path) {
@@ -220,5 +231,52 @@ TEST_CASE("strata-run: two nodes, each its own launcher, meet at node 0's --mast
   CHECK(node1->exit_code == 0);
   CHECK(read_file(dir / "rank_0.txt").find("rank=0 world_size=2 local_rank=0 local_world_size=1 seen=0,1") == 0);
   CHECK(read_file(dir / "rank_1.txt").find("rank=1 world_size=2 local_rank=0 local_world_size=1 seen=0,1") == 0);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("strata-run: SIGTERM to the launcher reaches the workers", "[distribute][launcher]") {
+  fs::path dir = fresh_dir("forward");
+  auto start = Clock::now();
+  pid_t pid = spawn_launcher(
+      {"--nproc-per-node", "2", "--timeout", "30", "PROBE", dir.string(), "--sleep", "0:60", "--sleep", "1:60"}, dir);
+  REQUIRE(pid > 0);
+  // Both workers are asleep once both files are written.
+  auto deadline = Clock::now() + std::chrono::seconds(30);
+  std::vector<int> pids;
+  while (Clock::now() < deadline && pids.size() < 2) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    pids.clear();
+    for (int rank = 0; rank < 2; ++rank) {
+      std::string seen = read_file(dir / ("rank_" + std::to_string(rank) + ".txt"));
+      if (size_t at = seen.find("pid="); at != std::string::npos && seen.back() == '\n')
+        pids.push_back(std::stoi(seen.substr(at + 4)));
+    }
+  }
+  ::kill(pid, SIGTERM);
+  Outcome outcome = wait_launcher(pid, dir, start, std::chrono::seconds(45));
+  INFO(outcome.output);
+  REQUIRE(pids.size() == 2);
+  CHECK(outcome.exit_code == 128 + SIGTERM);
+  CHECK(outcome.seconds < 40);
+  for (int worker : pids) CHECK(::kill(worker, 0) != 0);  // gone (and reaped by the launcher)
+  fs::remove_all(dir);
+}
+
+TEST_CASE("strata-run: --bind-cores pins local rank i to the i-th allowed core", "[distribute][launcher]") {
+  cpu_set_t allowed;
+  CPU_ZERO(&allowed);
+  REQUIRE(sched_getaffinity(0, sizeof(allowed), &allowed) == 0);
+  std::vector<int> cores;
+  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu)
+    if (CPU_ISSET(cpu, &allowed)) cores.push_back(cpu);
+  fs::path dir = fresh_dir("bind");
+  Outcome outcome = run_launcher({"--nproc-per-node", "3", "--bind-cores", "--timeout", "30", "PROBE", dir.string()}, dir);
+  INFO(outcome.output);
+  REQUIRE(outcome.exit_code == 0);
+  for (size_t rank = 0; rank < 3; ++rank) {
+    std::string seen = read_file(dir / ("rank_" + std::to_string(rank) + ".txt"));
+    INFO(seen);
+    CHECK(seen.find(" cpus=" + std::to_string(cores[rank % cores.size()]) + " pid=") != std::string::npos);
+  }
   fs::remove_all(dir);
 }
