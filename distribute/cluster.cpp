@@ -2,11 +2,10 @@
 #include <strata/core/error.h>
 #include <strata/distribute/cluster.h>
 
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <vector>
 
@@ -33,7 +32,9 @@ int env_int(const char* name, int minimum) {
   return static_cast<int>(value);
 }
 
-int env_int_or(const char* name, int minimum, int fallback) { return env(name) ? env_int(name, minimum) : fallback; }
+int env_int_or(const char* name, int minimum, int fallback) {
+  return env(name) ? env_int(name, minimum) : fallback;
+}
 
 void check_below(const char* name, int value, const char* limit_name, int limit) {
   if (value >= limit)
@@ -44,8 +45,9 @@ void check_below(const char* name, int value, const char* limit_name, int limit)
 void check_rendezvous(const char* name, const std::string& url) {
   for (const char* scheme : {"tcp://", "file://", "redis://"})
     if (url.rfind(scheme, 0) == 0 && url.size() > std::string(scheme).size()) return;
-  throw ValueError(std::string(name) + "=" + url +
-                   " is not a rendezvous store URL (tcp://host:port, file:///directory or redis://host[:port])");
+  throw ValueError(
+      std::string(name) + "=" + url +
+      " is not a rendezvous store URL (tcp://host:port, file:///directory or redis://host[:port])");
 }
 
 // A host for a URL: IPv6 addresses go in brackets.
@@ -87,8 +89,9 @@ ClusterSpec from_strata_variables() {
     check_rendezvous("STRATA_RENDEZVOUS", *url);
     spec.rendezvous = *url;
   } else if (spec.world_size > 1) {
-    throw ValueError("STRATA_RENDEZVOUS is not set; a job of STRATA_WORLD_SIZE=" + std::to_string(spec.world_size) +
-                     " processes needs a rendezvous store (tcp://host:port, file:///directory or redis://host:port)");
+    throw ValueError(
+        "STRATA_RENDEZVOUS is not set; a job of STRATA_WORLD_SIZE=" + std::to_string(spec.world_size) +
+        " processes needs a rendezvous store (tcp://host:port, file:///directory or redis://host:port)");
   }
   return spec;
 }
@@ -112,8 +115,9 @@ ClusterSpec from_torchrun_variables() {
     spec.rendezvous = "tcp://" + url_host(*address) + ":" + std::to_string(port_number);
     spec.host_store = spec.rank == 0;
   } else if (spec.world_size > 1) {
-    throw ValueError(std::string(address ? "MASTER_PORT" : "MASTER_ADDR") + " is not set; a job of WORLD_SIZE=" +
-                     std::to_string(spec.world_size) + " processes meets at MASTER_ADDR:MASTER_PORT");
+    throw ValueError(std::string(address ? "MASTER_PORT" : "MASTER_ADDR") +
+                     " is not set; a job of WORLD_SIZE=" + std::to_string(spec.world_size) +
+                     " processes meets at MASTER_ADDR:MASTER_PORT");
   }
   return spec;
 }
@@ -140,16 +144,19 @@ ClusterSpec parse_tf_config(const std::string& text) {
                        addresses.dump());
     for (const auto& address : addresses) {
       if (!address.is_string() || address.get<std::string>().rfind(':') == std::string::npos)
-        throw ValueError("TF_CONFIG: cluster." + type + " has " + address.dump() + ", expected \"host:port\"");
+        throw ValueError("TF_CONFIG: cluster." + type + " has " + address.dump() +
+                         ", expected \"host:port\"");
       (type == "chief" ? chief : workers).push_back(address.get<std::string>());
     }
   }
   if (chief.size() > 1)
-    throw ValueError("TF_CONFIG: cluster.chief has " + std::to_string(chief.size()) + " addresses, at most 1 allowed");
+    throw ValueError("TF_CONFIG: cluster.chief has " + std::to_string(chief.size()) +
+                     " addresses, at most 1 allowed");
   if (chief.empty() && workers.empty()) throw ValueError("TF_CONFIG: the cluster has no chief and no worker");
 
   if (!config.contains("task") || !config["task"].is_object())
-    throw ValueError("TF_CONFIG: missing \"task\" ({\"type\": \"worker\", \"index\": 0}): which task is this process?");
+    throw ValueError(
+        "TF_CONFIG: missing \"task\" ({\"type\": \"worker\", \"index\": 0}): which task is this process?");
   const nlohmann::json& task = config["task"];
   if (!task.contains("type") || !task["type"].is_string())
     throw ValueError("TF_CONFIG: task.type is missing or not a string, got " + task.dump());
@@ -165,8 +172,8 @@ ClusterSpec parse_tf_config(const std::string& text) {
   }
   const std::vector<std::string>& tasks = type == "chief" ? chief : workers;
   if (index < 0 || index >= static_cast<int>(tasks.size()))
-    throw ValueError("TF_CONFIG: task index " + std::to_string(index) + " is out of range: cluster." + type + " has " +
-                     std::to_string(tasks.size()) + " address(es)");
+    throw ValueError("TF_CONFIG: task index " + std::to_string(index) + " is out of range: cluster." + type +
+                     " has " + std::to_string(tasks.size()) + " address(es)");
 
   ClusterSpec spec;
   spec.world_size = static_cast<int>(chief.size() + workers.size());

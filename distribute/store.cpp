@@ -2,21 +2,20 @@
 // RedisStore (redis://) behind the same interface, every key under the job's prefix.
 //
 // The TCP protocol: every message is a 4-byte big-endian length and that many bytes. A request is one op byte
-// followed by fields, each a 4-byte length and its bytes: 'S' key value (set), 'G' key (the value if set), 'C' key...
-// (whether all are set). A reply is a status byte ('K' done, 'V' + value, 'N' not set, 'Y' all set) and the value.
-// The server never blocks on a request: clients poll get() with a short back-off, so one connection serves a Store
-// used from several threads without one thread's wait holding up another's set.
+// followed by fields, each a 4-byte length and its bytes: 'S' key value (set), 'G' key (the value if set),
+// 'C' key... (whether all are set). A reply is a status byte ('K' done, 'V' + value, 'N' not set, 'Y' all
+// set) and the value. The server never blocks on a request: clients poll get() with a short back-off, so one
+// connection serves a Store used from several threads without one thread's wait holding up another's set.
 #include <strata/distribute/distributed_error.h>
 #include <strata/distribute/store.h>
 
 #define HIREDIS_NESTED_INCLUDE
+#include <arpa/inet.h>
+#include <fcntl.h>
 #include <gloo/common/error.h>
 #include <gloo/common/logging.h>
 #include <gloo/rendezvous/file_store.h>
 #include <gloo/rendezvous/redis_store.h>
-
-#include <arpa/inet.h>
-#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -62,11 +61,13 @@ HostPort parse_host_port(const std::string& text, const std::string& url, int de
   std::string port_text;
   if (!text.empty() && text[0] == '[') {
     size_t close = text.find(']');
-    if (close == std::string::npos) throw ValueError("rendezvous store URL '" + url + "': unclosed '[' in the host");
+    if (close == std::string::npos)
+      throw ValueError("rendezvous store URL '" + url + "': unclosed '[' in the host");
     result.host = text.substr(1, close - 1);
     std::string rest = text.substr(close + 1);
     if (!rest.empty()) {
-      if (rest[0] != ':') throw ValueError("rendezvous store URL '" + url + "': expected ':port' after the host");
+      if (rest[0] != ':')
+        throw ValueError("rendezvous store URL '" + url + "': expected ':port' after the host");
       port_text = rest.substr(1);
       if (port_text.empty()) throw ValueError("rendezvous store URL '" + url + "': empty port");
     }
@@ -80,14 +81,16 @@ HostPort parse_host_port(const std::string& text, const std::string& url, int de
   }
   if (result.host.empty()) throw ValueError("rendezvous store URL '" + url + "': missing host");
   if (port_text.empty()) {
-    if (default_port < 0) throw ValueError("rendezvous store URL '" + url + "': missing port (expected host:port)");
+    if (default_port < 0)
+      throw ValueError("rendezvous store URL '" + url + "': missing port (expected host:port)");
     result.port = default_port;
     return result;
   }
   bool digits = port_text.size() <= 5 && port_text.find_first_not_of("0123456789") == std::string::npos;
   int port = digits ? std::stoi(port_text) : -1;
   if (port < 1 || port > 65535)
-    throw ValueError("rendezvous store URL '" + url + "': port '" + port_text + "' is not a number in 1..65535");
+    throw ValueError("rendezvous store URL '" + url + "': port '" + port_text +
+                     "' is not a number in 1..65535");
   result.port = port;
   return result;
 }
@@ -156,7 +159,8 @@ bool split_fields(const std::string& body, std::vector<std::string>& fields) {
 
 // ---- the client of a TcpStoreServer ----
 
-// A reply that takes longer than this means the server's host stopped answering (the server itself never waits).
+// A reply that takes longer than this means the server's host stopped answering (the server itself never
+// waits).
 constexpr milliseconds kReplyTimeout = std::chrono::seconds(30);
 
 class TcpStore : public Store {
@@ -228,8 +232,8 @@ class TcpStore : public Store {
       if (Clock::now() >= deadline) break;
       std::this_thread::sleep_for(milliseconds(50));
     }
-    throw DistributedError("cannot reach rendezvous store " + url_ + " within " + seconds_text(timeout) + " (" +
-                           last_error + "): is strata-run (or rank 0) running at that address?");
+    throw DistributedError("cannot reach rendezvous store " + url_ + " within " + seconds_text(timeout) +
+                           " (" + last_error + "): is strata-run (or rank 0) running at that address?");
   }
 
   bool try_connect(Clock::time_point deadline, std::string& error) {
@@ -333,8 +337,9 @@ class TcpStore : public Store {
 
 // ---- Gloo's stores ----
 
-// Gloo's FileStore refuses to set a key twice, shares one temporary file among concurrent writers of a key and
-// cannot read an empty value; this keeps its layout (one file per key, named by the key's hash) and fixes those.
+// Gloo's FileStore refuses to set a key twice, shares one temporary file among concurrent writers of a key
+// and cannot read an empty value; this keeps its layout (one file per key, named by the key's hash) and fixes
+// those.
 class OverwritingFileStore : public gloo::rendezvous::FileStore {
  public:
   using FileStore::FileStore;
@@ -379,10 +384,14 @@ class OverwritingRedisStore : public gloo::rendezvous::RedisStore {
 
 class GlooStore : public Store {
  public:
-  // `check` answers without waiting (Gloo's wait() rounds its timeout to whole seconds, so this polls instead).
+  // `check` answers without waiting (Gloo's wait() rounds its timeout to whole seconds, so this polls
+  // instead).
   GlooStore(std::string url, std::string prefix, std::unique_ptr<gloo::rendezvous::Store> store,
             std::function<bool(gloo::rendezvous::Store&, const std::vector<std::string>&)> check)
-      : url_(std::move(url)), prefix_(std::move(prefix)), store_(std::move(store)), check_(std::move(check)) {}
+      : url_(std::move(url)),
+        prefix_(std::move(prefix)),
+        store_(std::move(store)),
+        check_(std::move(check)) {}
 
   void set(const std::string& key, const std::vector<char>& value) override {
     translate([&] { store_->set(full_key(key), value); });
@@ -438,7 +447,8 @@ class GlooStore : public Store {
   std::function<bool(gloo::rendezvous::Store&, const std::vector<std::string>&)> check_;
 };
 
-std::unique_ptr<Store> open_file_store(const std::string& url, const std::string& path, const std::string& prefix) {
+std::unique_ptr<Store> open_file_store(const std::string& url, const std::string& path,
+                                       const std::string& prefix) {
   if (path.empty() || path[0] != '/')
     throw ValueError("rendezvous store URL '" + url + "': expected file:///absolute/directory");
   std::error_code error;
@@ -458,17 +468,18 @@ std::unique_ptr<Store> open_file_store(const std::string& url, const std::string
                                      });
 }
 
-std::unique_ptr<Store> open_redis_store(const std::string& url, const HostPort& address, const std::string& prefix,
-                                        milliseconds timeout) {
+std::unique_ptr<Store> open_redis_store(const std::string& url, const HostPort& address,
+                                        const std::string& prefix, milliseconds timeout) {
   auto deadline = Clock::now() + timeout;
   std::string last_error;
   for (;;) {
     try {
       auto store = std::make_unique<OverwritingRedisStore>(address.host, address.port);
-      return std::make_unique<GlooStore>(url, prefix, std::move(store),
-                                         [](gloo::rendezvous::Store& s, const std::vector<std::string>& keys) {
-                                           return static_cast<OverwritingRedisStore&>(s).check(keys);
-                                         });
+      return std::make_unique<GlooStore>(
+          url, prefix, std::move(store),
+          [](gloo::rendezvous::Store& s, const std::vector<std::string>& keys) {
+            return static_cast<OverwritingRedisStore&>(s).check(keys);
+          });
     } catch (const gloo::EnforceNotMet& e) {
       last_error = e.what();
     } catch (const gloo::Exception& e) {
@@ -490,7 +501,8 @@ std::unique_ptr<Store> open_store(const std::string& url, const std::string& pre
                      "' is malformed: expected tcp://host:port, file:///directory or redis://host[:port]");
   std::string scheme = url.substr(0, scheme_end);
   std::string rest = url.substr(scheme_end + 3);
-  if (scheme == "tcp") return std::make_unique<TcpStore>(url, parse_host_port(rest, url, -1), prefix, timeout);
+  if (scheme == "tcp")
+    return std::make_unique<TcpStore>(url, parse_host_port(rest, url, -1), prefix, timeout);
   if (scheme == "file") return open_file_store(url, rest, prefix);
   if (scheme == "redis") return open_redis_store(url, parse_host_port(rest, url, 6379), prefix, timeout);
   throw ValueError("rendezvous store URL '" + url + "': unknown scheme '" + scheme +
@@ -542,8 +554,8 @@ struct TcpStoreServer::Impl {
       listener = std::move(socket);
       return;
     }
-    throw DistributedError("TcpStoreServer: cannot listen on " + bind_host + ":" + std::to_string(bind_port) + ": " +
-                           error);
+    throw DistributedError("TcpStoreServer: cannot listen on " + bind_host + ":" + std::to_string(bind_port) +
+                           ": " + error);
   }
 
   void run() {

@@ -4,7 +4,6 @@
 #include <strata/distribute/cluster.h>
 
 #include <catch2/catch.hpp>
-
 #include <cstdlib>
 #include <map>
 #include <optional>
@@ -16,7 +15,8 @@ using namespace strata::distribute;
 using Catch::Matchers::Contains;
 using Catch::Matchers::Message;
 
-// Clears every variable cluster_from_environment reads, sets `values`, and restores all of them when destroyed.
+// Clears every variable cluster_from_environment reads, sets `values`, and restores all of them when
+// destroyed.
 class ScopedEnvironment {
  public:
   explicit ScopedEnvironment(const std::map<std::string, std::string>& values) {
@@ -29,16 +29,19 @@ class ScopedEnvironment {
   }
   ~ScopedEnvironment() {
     for (const auto& [name, value] : saved_) {
-      if (value) ::setenv(name.c_str(), value->c_str(), 1);
-      else ::unsetenv(name.c_str());
+      if (value)
+        ::setenv(name.c_str(), value->c_str(), 1);
+      else
+        ::unsetenv(name.c_str());
     }
   }
 
  private:
   static constexpr const char* kNames[] = {
-      "STRATA_RANK",    "STRATA_WORLD_SIZE", "STRATA_LOCAL_RANK", "STRATA_LOCAL_WORLD_SIZE", "STRATA_RENDEZVOUS",
-      "STRATA_RUN_ID",  "STRATA_TIMEOUT_SECONDS", "RANK",        "WORLD_SIZE",              "LOCAL_RANK",
-      "LOCAL_WORLD_SIZE", "MASTER_ADDR",     "MASTER_PORT",       "TF_CONFIG"};
+      "STRATA_RANK",       "STRATA_WORLD_SIZE", "STRATA_LOCAL_RANK",      "STRATA_LOCAL_WORLD_SIZE",
+      "STRATA_RENDEZVOUS", "STRATA_RUN_ID",     "STRATA_TIMEOUT_SECONDS", "RANK",
+      "WORLD_SIZE",        "LOCAL_RANK",        "LOCAL_WORLD_SIZE",       "MASTER_ADDR",
+      "MASTER_PORT",       "TF_CONFIG"};
   std::map<std::string, std::optional<std::string>> saved_;
 };
 
@@ -88,13 +91,14 @@ TEST_CASE("cluster: strata-run's variables", "[distribute][cluster]") {
 }
 
 TEST_CASE("cluster: bad strata-run variables name the variable and value", "[distribute][cluster]") {
-  const std::map<std::string, std::string> good{{"STRATA_RANK", "1"},
-                                                {"STRATA_WORLD_SIZE", "2"},
-                                                {"STRATA_RENDEZVOUS", "file:///tmp/x"}};
+  const std::map<std::string, std::string> good{
+      {"STRATA_RANK", "1"}, {"STRATA_WORLD_SIZE", "2"}, {"STRATA_RENDEZVOUS", "file:///tmp/x"}};
   auto with = [&](const std::string& name, const std::optional<std::string>& value) {
     auto values = good;
-    if (value) values[name] = *value;
-    else values.erase(name);
+    if (value)
+      values[name] = *value;
+    else
+      values.erase(name);
     return values;
   };
   struct Case {
@@ -111,25 +115,26 @@ TEST_CASE("cluster: bad strata-run variables name the variable and value", "[dis
            {"STRATA_WORLD_SIZE", std::nullopt, "STRATA_RANK is set but STRATA_WORLD_SIZE is not"},
            {"STRATA_RANK", std::nullopt, "STRATA_WORLD_SIZE is set but STRATA_RANK is not"},
            {"STRATA_LOCAL_RANK", "2", "STRATA_LOCAL_RANK=2 is not below STRATA_LOCAL_WORLD_SIZE=1"},
-           {"STRATA_RENDEZVOUS", "localhost:29500", "STRATA_RENDEZVOUS=localhost:29500 is not a rendezvous store URL"},
+           {"STRATA_RENDEZVOUS", "localhost:29500",
+            "STRATA_RENDEZVOUS=localhost:29500 is not a rendezvous store URL"},
            {"STRATA_RENDEZVOUS", std::nullopt, "STRATA_RENDEZVOUS is not set"},
            {"STRATA_TIMEOUT_SECONDS", "0", "STRATA_TIMEOUT_SECONDS=0 is not a positive number of seconds"},
            {"STRATA_TIMEOUT_SECONDS", "5s", "STRATA_TIMEOUT_SECONDS=5s is not a positive number of seconds"},
-           {"STRATA_TIMEOUT_SECONDS", "nan", "STRATA_TIMEOUT_SECONDS=nan is not a positive number of seconds"},
+           {"STRATA_TIMEOUT_SECONDS", "nan",
+            "STRATA_TIMEOUT_SECONDS=nan is not a positive number of seconds"},
            {"STRATA_RUN_ID", "", "STRATA_RUN_ID is set but empty"},
        }) {
     INFO(c.name << "=" << c.value.value_or("(unset)"));
     ScopedEnvironment env(with(c.name, c.value));
-    CHECK_THROWS_MATCHES(cluster_from_environment(), strata::ValueError, Catch::Matchers::Predicate<strata::ValueError>(
-                                                                            [&](const auto& e) {
-                                                                              return std::string(e.what()).find(
-                                                                                         c.message) == 0;
-                                                                            },
-                                                                            "starts with: " + c.message));
+    CHECK_THROWS_MATCHES(cluster_from_environment(), strata::ValueError,
+                         Catch::Matchers::Predicate<strata::ValueError>(
+                             [&](const auto& e) { return std::string(e.what()).find(c.message) == 0; },
+                             "starts with: " + c.message));
   }
 }
 
-TEST_CASE("cluster: torchrun's variables; rank 0 hosts the store at MASTER_ADDR:MASTER_PORT", "[distribute][cluster]") {
+TEST_CASE("cluster: torchrun's variables; rank 0 hosts the store at MASTER_ADDR:MASTER_PORT",
+          "[distribute][cluster]") {
   {
     ScopedEnvironment env({{"RANK", "0"},
                            {"WORLD_SIZE", "2"},
@@ -148,7 +153,8 @@ TEST_CASE("cluster: torchrun's variables; rank 0 hosts the store at MASTER_ADDR:
     CHECK(spec.timeout == std::chrono::milliseconds(250));
   }
   {
-    ScopedEnvironment env({{"RANK", "1"}, {"WORLD_SIZE", "2"}, {"MASTER_ADDR", "::1"}, {"MASTER_PORT", "29511"}});
+    ScopedEnvironment env(
+        {{"RANK", "1"}, {"WORLD_SIZE", "2"}, {"MASTER_ADDR", "::1"}, {"MASTER_PORT", "29511"}});
     ClusterSpec spec = cluster_from_environment();
     CHECK(spec.rank == 1);
     CHECK(spec.local_rank == 0);
@@ -158,14 +164,16 @@ TEST_CASE("cluster: torchrun's variables; rank 0 hosts the store at MASTER_ADDR:
   }
   {
     ScopedEnvironment env({{"RANK", "2"}, {"WORLD_SIZE", "2"}, {"MASTER_ADDR", "h"}, {"MASTER_PORT", "1"}});
-    CHECK_THROWS_MATCHES(cluster_from_environment(), strata::ValueError, Message("RANK=2 is not below WORLD_SIZE=2"));
+    CHECK_THROWS_MATCHES(cluster_from_environment(), strata::ValueError,
+                         Message("RANK=2 is not below WORLD_SIZE=2"));
   }
   {
     ScopedEnvironment env({{"RANK", "0"}, {"WORLD_SIZE", "2"}, {"MASTER_ADDR", "h"}});
     CHECK_THROWS_WITH(cluster_from_environment(), Contains("MASTER_PORT is not set"));
   }
   {
-    ScopedEnvironment env({{"RANK", "0"}, {"WORLD_SIZE", "2"}, {"MASTER_ADDR", "h"}, {"MASTER_PORT", "99999"}});
+    ScopedEnvironment env(
+        {{"RANK", "0"}, {"WORLD_SIZE", "2"}, {"MASTER_ADDR", "h"}, {"MASTER_PORT", "99999"}});
     CHECK_THROWS_WITH(cluster_from_environment(), Contains("MASTER_PORT=99999"));
   }
 }
@@ -195,10 +203,11 @@ TEST_CASE("cluster: TF_CONFIG with a chief and workers", "[distribute][cluster]"
 }
 
 TEST_CASE("cluster: TF_CONFIG with workers only: worker 0 is the chief", "[distribute][cluster]") {
-  const std::string config = R"({"cluster": {"worker": ["a:1", "b:2", "c:3"]}, "task": {"type": "worker", "index": %}})";
   auto with_index = [&](int index) {
-    std::string text = config;
-    text.replace(text.find('%'), 1, std::to_string(index));
+    std::string text =
+        R"({"cluster": {"worker": ["a:1", "b:2", "c:3"]}, "task": {"type": "worker", "index": )";
+    text += std::to_string(index);
+    text += "}}";
     return parse_tf_config(text);
   };
   ClusterSpec first = with_index(0);
@@ -214,26 +223,33 @@ TEST_CASE("cluster: TF_CONFIG with workers only: worker 0 is the chief", "[distr
 
 TEST_CASE("cluster: bad TF_CONFIG is a ValueError saying what is wrong", "[distribute][cluster]") {
   CHECK_THROWS_MATCHES(
-      parse_tf_config(R"({"cluster": {"worker": ["a:1"], "ps": ["p:1"]}, "task": {"type": "worker", "index": 0}})"),
+      parse_tf_config(
+          R"({"cluster": {"worker": ["a:1"], "ps": ["p:1"]}, "task": {"type": "worker", "index": 0}})"),
       strata::ValueError,
-      Message("TF_CONFIG: task type 'ps' is not supported; MultiWorkerMirroredStrategy takes 'chief' and 'worker' "
+      Message("TF_CONFIG: task type 'ps' is not supported; MultiWorkerMirroredStrategy takes 'chief' and "
+              "'worker' "
               "tasks"));
   CHECK_THROWS_MATCHES(
       parse_tf_config(R"({"cluster": {"worker": ["a:1"]}, "task": {"type": "evaluator", "index": 0}})"),
       strata::ValueError,
-      Message("TF_CONFIG: task type 'evaluator' is not supported; MultiWorkerMirroredStrategy takes 'chief' and "
-              "'worker' tasks"));
-  CHECK_THROWS_WITH(parse_tf_config(R"({"cluster": {"worker": ["a:1"]}})"), Contains("TF_CONFIG: missing \"task\""));
-  CHECK_THROWS_MATCHES(parse_tf_config(R"({"cluster": {"worker": ["a:1", "b:1"]}, "task": {"type": "worker", "index": 2}})"),
-                       strata::ValueError,
-                       Message("TF_CONFIG: task index 2 is out of range: cluster.worker has 2 address(es)"));
-  CHECK_THROWS_WITH(parse_tf_config(R"({"cluster": {"worker": ["a:1"]}, "task": {"type": "chief", "index": 0}})"),
-                    Contains("TF_CONFIG: task index 0 is out of range: cluster.chief has 0 address(es)"));
+      Message(
+          "TF_CONFIG: task type 'evaluator' is not supported; MultiWorkerMirroredStrategy takes 'chief' and "
+          "'worker' tasks"));
+  CHECK_THROWS_WITH(parse_tf_config(R"({"cluster": {"worker": ["a:1"]}})"),
+                    Contains("TF_CONFIG: missing \"task\""));
+  CHECK_THROWS_MATCHES(
+      parse_tf_config(R"({"cluster": {"worker": ["a:1", "b:1"]}, "task": {"type": "worker", "index": 2}})"),
+      strata::ValueError,
+      Message("TF_CONFIG: task index 2 is out of range: cluster.worker has 2 address(es)"));
+  CHECK_THROWS_WITH(
+      parse_tf_config(R"({"cluster": {"worker": ["a:1"]}, "task": {"type": "chief", "index": 0}})"),
+      Contains("TF_CONFIG: task index 0 is out of range: cluster.chief has 0 address(es)"));
   CHECK_THROWS_WITH(parse_tf_config(R"({"cluster": {"chief": ["a:1", "b:1"]}, "task": {"type": "chief"}})"),
                     Contains("cluster.chief has 2 addresses, at most 1 allowed"));
   CHECK_THROWS_WITH(parse_tf_config(R"({"cluster": {"worker": ["nohostport"]}, "task": {"type": "worker"}})"),
                     Contains("expected \"host:port\""));
   CHECK_THROWS_WITH(parse_tf_config("{not json"), Contains("TF_CONFIG is not valid JSON"));
-  ScopedEnvironment env(std::map<std::string, std::string>{{"TF_CONFIG", R"({"cluster": {"worker": ["a:1"]}, "task": {"type": "ps", "index": 0}})"}});
+  ScopedEnvironment env(std::map<std::string, std::string>{
+      {"TF_CONFIG", R"({"cluster": {"worker": ["a:1"]}, "task": {"type": "ps", "index": 0}})"}});
   CHECK_THROWS_AS(cluster_from_environment(), strata::ValueError);
 }

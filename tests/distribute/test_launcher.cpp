@@ -1,10 +1,10 @@
-// strata-run, started with posix_spawn, running strata_launcher_probe workers (tests/launcher_probe): every worker
-// sees its rank and meets the others through the store; a failing worker stops the job with its exit code.
-// Every wait is bounded: a launcher that hangs is killed and the test fails.
+// strata-run, started with posix_spawn, running strata_launcher_probe workers (tests/launcher_probe): every
+// worker sees its rank and meets the others through the store; a failing worker stops the job with its exit
+// code. Every wait is bounded: a launcher that hangs is killed and the test fails.
 #include <arpa/inet.h>
 #include <fcntl.h>
-#include <sched.h>
 #include <netinet/in.h>
+#include <sched.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/socket.h>
@@ -12,7 +12,6 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
-
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -53,7 +52,8 @@ pid_t spawn_launcher(const std::vector<std::string>& args, const fs::path& work)
   return rc == 0 ? pid : -1;
 }
 
-// Waits for the launcher `pid` for at most `limit` (then stops it: SIGTERM, which it passes on, then SIGKILL).
+// Waits for the launcher `pid` for at most `limit` (then stops it: SIGTERM, which it passes on, then
+// SIGKILL).
 Outcome wait_launcher(pid_t pid, const fs::path& work, Clock::time_point start, std::chrono::seconds limit) {
   Outcome outcome;
   for (;;) {
@@ -103,7 +103,8 @@ fs::path fresh_dir(const std::string& name) {
 
 }  // namespace
 
-TEST_CASE("strata-run: three workers get their ranks and meet through the tcp store", "[distribute][launcher]") {
+TEST_CASE("strata-run: three workers get their ranks and meet through the tcp store",
+          "[distribute][launcher]") {
   fs::path dir = fresh_dir("three");
   Outcome outcome = run_launcher({"--nproc-per-node", "3", "--timeout", "30", "PROBE", dir.string()}, dir);
   INFO(outcome.output);
@@ -123,7 +124,8 @@ TEST_CASE("strata-run: a failing worker stops the others and gives its exit code
   fs::path dir = fresh_dir("failure");
   // Rank 1 exits with 3 after the rendezvous; rank 2 would sleep a minute.
   Outcome outcome = run_launcher(
-      {"--nproc-per-node", "3", "--timeout", "30", "PROBE", dir.string(), "--exit", "1:3", "--sleep", "2:60"}, dir);
+      {"--nproc-per-node", "3", "--timeout", "30", "PROBE", dir.string(), "--exit", "1:3", "--sleep", "2:60"},
+      dir);
   INFO(outcome.output);
   CHECK(outcome.exit_code == 3);
   CHECK(outcome.seconds < 30);  // rank 2 was stopped, not waited for
@@ -138,8 +140,8 @@ TEST_CASE("strata-run: a worker killed by a signal gives 128 + the signal", "[di
   // The probe's rank 0 sleeps; the test kills it with SIGKILL once its file shows its pid.
   std::optional<Outcome> outcome;
   std::thread launcher([&] {
-    outcome = run_launcher({"--nproc-per-node", "2", "--timeout", "30", "PROBE", dir.string(), "--sleep", "0:60",
-                            "--sleep", "1:60"},
+    outcome = run_launcher({"--nproc-per-node", "2", "--timeout", "30", "PROBE", dir.string(), "--sleep",
+                            "0:60", "--sleep", "1:60"},
                            dir);
   });
   auto deadline = Clock::now() + std::chrono::seconds(30);
@@ -191,14 +193,16 @@ TEST_CASE("strata-run: --rdzv file:// meets through Gloo's FileStore", "[distrib
   for (int rank = 0; rank < 2; ++rank) {
     std::string seen = read_file(dir / ("rank_" + std::to_string(rank) + ".txt"));
     INFO(seen);
-    // One node with a store that outlives the launch: a fresh run id, so keys an earlier launch left are not read.
+    // One node with a store that outlives the launch: a fresh run id, so keys an earlier launch left are not
+    // read.
     CHECK(seen.find("rank=" + std::to_string(rank) + " world_size=2 local_rank=" + std::to_string(rank) +
                     " local_world_size=2 seen=0,1 run_id=strata-") == 0);
   }
   fs::remove_all(dir);
 }
 
-TEST_CASE("strata-run: two nodes, each its own launcher, meet at node 0's --master", "[distribute][launcher]") {
+TEST_CASE("strata-run: two nodes, each its own launcher, meet at node 0's --master",
+          "[distribute][launcher]") {
   fs::path dir = fresh_dir("nodes");
   uint16_t port = 0;
   {
@@ -221,24 +225,27 @@ TEST_CASE("strata-run: two nodes, each its own launcher, meet at node 0's --mast
                           "--timeout", "30", "PROBE", dir.string()},
                          dir / "node1");
   });
-  Outcome node0 = run_launcher({"--nnodes", "2", "--node-rank", "0", "--master", master, "--nproc-per-node", "1",
-                                "--timeout", "30", "PROBE", dir.string()},
+  Outcome node0 = run_launcher({"--nnodes", "2", "--node-rank", "0", "--master", master, "--nproc-per-node",
+                                "1", "--timeout", "30", "PROBE", dir.string()},
                                dir);
   second.join();
   INFO(node0.output);
   INFO(node1->output);
   CHECK(node0.exit_code == 0);
   CHECK(node1->exit_code == 0);
-  CHECK(read_file(dir / "rank_0.txt").find("rank=0 world_size=2 local_rank=0 local_world_size=1 seen=0,1") == 0);
-  CHECK(read_file(dir / "rank_1.txt").find("rank=1 world_size=2 local_rank=0 local_world_size=1 seen=0,1") == 0);
+  CHECK(read_file(dir / "rank_0.txt").find("rank=0 world_size=2 local_rank=0 local_world_size=1 seen=0,1") ==
+        0);
+  CHECK(read_file(dir / "rank_1.txt").find("rank=1 world_size=2 local_rank=0 local_world_size=1 seen=0,1") ==
+        0);
   fs::remove_all(dir);
 }
 
 TEST_CASE("strata-run: SIGTERM to the launcher reaches the workers", "[distribute][launcher]") {
   fs::path dir = fresh_dir("forward");
   auto start = Clock::now();
-  pid_t pid = spawn_launcher(
-      {"--nproc-per-node", "2", "--timeout", "30", "PROBE", dir.string(), "--sleep", "0:60", "--sleep", "1:60"}, dir);
+  pid_t pid = spawn_launcher({"--nproc-per-node", "2", "--timeout", "30", "PROBE", dir.string(), "--sleep",
+                              "0:60", "--sleep", "1:60"},
+                             dir);
   REQUIRE(pid > 0);
   // Both workers are asleep once both files are written.
   auto deadline = Clock::now() + std::chrono::seconds(30);
@@ -270,7 +277,8 @@ TEST_CASE("strata-run: --bind-cores pins local rank i to the i-th allowed core",
   for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu)
     if (CPU_ISSET(cpu, &allowed)) cores.push_back(cpu);
   fs::path dir = fresh_dir("bind");
-  Outcome outcome = run_launcher({"--nproc-per-node", "3", "--bind-cores", "--timeout", "30", "PROBE", dir.string()}, dir);
+  Outcome outcome =
+      run_launcher({"--nproc-per-node", "3", "--bind-cores", "--timeout", "30", "PROBE", dir.string()}, dir);
   INFO(outcome.output);
   REQUIRE(outcome.exit_code == 0);
   for (size_t rank = 0; rank < 3; ++rank) {

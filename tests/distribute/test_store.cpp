@@ -1,16 +1,14 @@
 // Rendezvous stores: strata-run's TcpStoreServer with its client, Gloo's FileStore and RedisStore behind
 // open_store(). Every wait is bounded by a short timeout, so a broken store fails here instead of hanging.
-#include <strata/distribute/distributed_error.h>
-#include <strata/distribute/store.h>
-
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <strata/distribute/distributed_error.h>
+#include <strata/distribute/store.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
-
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -30,7 +28,17 @@ using Clock = std::chrono::steady_clock;
 std::vector<char> bytes(const std::string& text) { return std::vector<char>(text.begin(), text.end()); }
 std::string text(const std::vector<char>& value) { return std::string(value.begin(), value.end()); }
 
-std::string tcp_url(const TcpStoreServer& server) { return "tcp://127.0.0.1:" + std::to_string(server.port()); }
+std::string thread_key(int thread, int i) {
+  std::string key = "t";
+  key += std::to_string(thread);
+  key += '_';
+  key += std::to_string(i);
+  return key;
+}
+
+std::string tcp_url(const TcpStoreServer& server) {
+  return "tcp://127.0.0.1:" + std::to_string(server.port());
+}
 
 // What every store must do: set/get, a value set later by another thread, check, binary and empty values,
 // overwriting, the timeout's message, and prefixes keeping jobs apart.
@@ -68,10 +76,11 @@ void check_store_basics(const std::string& url) {
   setter.get();
 
   auto start = Clock::now();
-  CHECK_THROWS_MATCHES(a->get("never", milliseconds(200)), strata::DistributedError,
-                       Catch::Matchers::Message("rendezvous store " + url +
-                                                ": key 'job1/never' was not set within 0.2 s (a process of the job "
-                                                "did not start or died)"));
+  CHECK_THROWS_MATCHES(
+      a->get("never", milliseconds(200)), strata::DistributedError,
+      Catch::Matchers::Message("rendezvous store " + url +
+                               ": key 'job1/never' was not set within 0.2 s (a process of the job "
+                               "did not start or died)"));
   CHECK(Clock::now() - start >= milliseconds(200));
   CHECK(Clock::now() - start < milliseconds(2000));
 }
@@ -88,21 +97,23 @@ TEST_CASE("tcp store: one Store used from two threads at once", "[distribute][st
   TcpStoreServer server("127.0.0.1", 0);
   auto store = open_store(tcp_url(server), "threads", milliseconds(2000));
   // One thread waits on a key the other sets through the same Store: the wait must not hold up the set.
-  auto waiter = std::async(std::launch::async, [&] { return text(store->get("from_other", milliseconds(5000))); });
+  auto waiter =
+      std::async(std::launch::async, [&] { return text(store->get("from_other", milliseconds(5000))); });
   std::vector<std::thread> setters;
   for (int t = 0; t < 2; ++t)
     setters.emplace_back([&, t] {
-      for (int i = 0; i < 50; ++i) store->set("t" + std::to_string(t) + "_" + std::to_string(i), bytes(std::to_string(i)));
+      for (int i = 0; i < 50; ++i) store->set(thread_key(t, i), bytes(std::to_string(i)));
     });
   for (auto& thread : setters) thread.join();
   store->set("from_other", bytes("yes"));
   CHECK(waiter.get() == "yes");
   for (int t = 0; t < 2; ++t)
     for (int i = 0; i < 50; ++i)
-      CHECK(text(store->get("t" + std::to_string(t) + "_" + std::to_string(i), milliseconds(200))) == std::to_string(i));
+      CHECK(text(store->get(thread_key(t, i), milliseconds(200))) == std::to_string(i));
 }
 
-TEST_CASE("tcp store: a client waits for a server that starts later, up to its timeout", "[distribute][store]") {
+TEST_CASE("tcp store: a client waits for a server that starts later, up to its timeout",
+          "[distribute][store]") {
   uint16_t port;
   {
     TcpStoreServer probe("127.0.0.1", 0);  // a port that was free a moment ago
@@ -114,7 +125,8 @@ TEST_CASE("tcp store: a client waits for a server that starts later, up to its t
                        Catch::Matchers::Predicate<strata::DistributedError>(
                            [&](const auto& e) {
                              std::string message = e.what();
-                             return message.find("cannot reach rendezvous store " + url) != std::string::npos &&
+                             return message.find("cannot reach rendezvous store " + url) !=
+                                        std::string::npos &&
                                     message.find("within 0.3 s") != std::string::npos;
                            },
                            "names the URL and the time waited"));
@@ -128,7 +140,8 @@ TEST_CASE("tcp store: a client waits for a server that starts later, up to its t
   CHECK(text(store->get("x", milliseconds(200))) == "1");
 }
 
-TEST_CASE("tcp store: a client whose server is gone fails at once instead of hanging", "[distribute][store]") {
+TEST_CASE("tcp store: a client whose server is gone fails at once instead of hanging",
+          "[distribute][store]") {
   auto server = std::make_unique<TcpStoreServer>("127.0.0.1", 0);
   std::string url = tcp_url(*server);
   auto store = open_store(url, "p", milliseconds(2000));
@@ -146,14 +159,15 @@ TEST_CASE("tcp store: a client whose server is gone fails at once instead of han
 }
 
 TEST_CASE("open_store: malformed URLs are ValueErrors naming the URL", "[distribute][store]") {
-  for (std::string url : {"127.0.0.1:29500", "http://host:1", "tcp://127.0.0.1", "tcp://127.0.0.1:", "tcp://:29500",
-                          "tcp://host:port", "tcp://host:70000", "tcp://host:0", "file://relative/dir",
-                          "redis://host:x"}) {
+  for (std::string url :
+       {"127.0.0.1:29500", "http://host:1", "tcp://127.0.0.1", "tcp://127.0.0.1:", "tcp://:29500",
+        "tcp://host:port", "tcp://host:70000", "tcp://host:0", "file://relative/dir", "redis://host:x"}) {
     INFO(url);
-    CHECK_THROWS_MATCHES(open_store(url, "p", milliseconds(100)), strata::ValueError,
-                         Catch::Matchers::Predicate<strata::ValueError>(
-                             [&](const auto& e) { return std::string(e.what()).find(url) != std::string::npos; },
-                             "names the URL"));
+    CHECK_THROWS_MATCHES(
+        open_store(url, "p", milliseconds(100)), strata::ValueError,
+        Catch::Matchers::Predicate<strata::ValueError>(
+            [&](const auto& e) { return std::string(e.what()).find(url) != std::string::npos; },
+            "names the URL"));
   }
 }
 
@@ -195,8 +209,9 @@ class RedisServer {
       TcpStoreServer probe("127.0.0.1", 0);
       port_ = probe.port();
     }
-    std::vector<std::string> args{executable, "--port", std::to_string(port_), "--bind", "127.0.0.1", "--save", "",
-                                  "--appendonly", "no", "--loglevel", "warning"};
+    std::vector<std::string> args{executable, "--port", std::to_string(port_), "--bind", "127.0.0.1",
+                                  "--save",   "",       "--appendonly",        "no",     "--loglevel",
+                                  "warning"};
     std::vector<char*> argv;
     for (auto& arg : args) argv.push_back(arg.data());
     argv.push_back(nullptr);
@@ -234,7 +249,8 @@ TEST_CASE("redis store: set, get, check, late keys, timeouts and prefixes", "[di
   check_store_basics(url);
 }
 
-TEST_CASE("redis store: no server within the timeout is a DistributedError naming the URL", "[distribute][store][redis]") {
+TEST_CASE("redis store: no server within the timeout is a DistributedError naming the URL",
+          "[distribute][store][redis]") {
   uint16_t port;
   {
     TcpStoreServer probe("127.0.0.1", 0);

@@ -1,11 +1,11 @@
 // A worker for the launcher's tests (tests/distribute/test_launcher.cpp): reads its place in the job from the
 // environment strata-run set, meets every other rank through the rendezvous store (sets rank_<r>, gets every
-// other rank's key), and writes what it saw (and the cores it may run on) to OUT_DIR/rank_<r>.txt. Then, when told, exits with a code or sleeps.
+// other rank's key), and writes what it saw (and the cores it may run on) to OUT_DIR/rank_<r>.txt. Then, when
+// told, exits with a code or sleeps.
 //   strata_launcher_probe OUT_DIR [--exit RANK:CODE] [--sleep RANK:SECONDS]
+#include <sched.h>
 #include <strata/distribute/cluster.h>
 #include <strata/distribute/store.h>
-
-#include <sched.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -62,12 +62,14 @@ int main(int argc, char** argv) {
         cpus += std::to_string(cpu);
       }
     std::ofstream out(std::string(argv[1]) + "/rank_" + std::to_string(cluster.rank) + ".txt");
-    out << "rank=" << cluster.rank << " world_size=" << cluster.world_size << " local_rank=" << cluster.local_rank
-        << " local_world_size=" << cluster.local_world_size << " seen=" << seen << " run_id=" << cluster.run_id
-        << " omp=" << (omp ? omp : "unset") << " cpus=" << cpus << " pid=" << ::getpid() << "\n";
+    out << "rank=" << cluster.rank << " world_size=" << cluster.world_size
+        << " local_rank=" << cluster.local_rank << " local_world_size=" << cluster.local_world_size
+        << " seen=" << seen << " run_id=" << cluster.run_id << " omp=" << (omp ? omp : "unset")
+        << " cpus=" << cpus << " pid=" << ::getpid() << "\n";
     out.close();
     int value = 0;
-    if (option_for(argc, argv, "--sleep", cluster.rank, value)) std::this_thread::sleep_for(std::chrono::seconds(value));
+    if (option_for(argc, argv, "--sleep", cluster.rank, value))
+      std::this_thread::sleep_for(std::chrono::seconds(value));
     if (option_for(argc, argv, "--exit", cluster.rank, value)) return value;
     return 0;
   } catch (const std::exception& e) {

@@ -3,10 +3,9 @@
 //
 // The launcher never uses ATen, so fork() + execve() is safe; everything a child needs (its environment, the
 // program's path, its core) is prepared before fork so the child only makes system calls.
-#include <strata/distribute/store.h>
-
 #include <sched.h>
 #include <signal.h>
+#include <strata/distribute/store.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -115,7 +114,8 @@ Options parse_arguments(int argc, char** argv) {
     } else if (name == "--timeout") {
       char* end = nullptr;
       double seconds = std::strtod(value.c_str(), &end);
-      if (value.empty() || *end != '\0' || !(seconds > 0)) throw UsageError{"--timeout " + value + ": expected seconds > 0"};
+      if (value.empty() || *end != '\0' || !(seconds > 0))
+        throw UsageError{"--timeout " + value + ": expected seconds > 0"};
       options.timeout = value;
     } else {
       throw UsageError{"unknown option " + name};
@@ -129,7 +129,8 @@ Options parse_arguments(int argc, char** argv) {
   if (options.nnodes > 1 && options.master.empty() && options.rdzv.empty())
     throw UsageError{"--nnodes > 1 needs --master HOST:PORT (node 0's address) or --rdzv URL"};
   if (!options.master.empty() && !options.rdzv.empty()) throw UsageError{"give --master or --rdzv, not both"};
-  if (!options.rdzv.empty() && options.rdzv.rfind("file:///", 0) != 0 && options.rdzv.rfind("redis://", 0) != 0)
+  if (!options.rdzv.empty() && options.rdzv.rfind("file:///", 0) != 0 &&
+      options.rdzv.rfind("redis://", 0) != 0)
     throw UsageError{"--rdzv " + options.rdzv + ": expected file:///directory or redis://host[:port]"};
   return options;
 }
@@ -137,7 +138,8 @@ Options parse_arguments(int argc, char** argv) {
 // "host:port" or "[v6]:port" into host and port.
 std::pair<std::string, uint16_t> split_master(const std::string& master) {
   size_t colon = master.rfind(':');
-  if (colon == std::string::npos || colon == 0) throw UsageError{"--master " + master + ": expected HOST:PORT"};
+  if (colon == std::string::npos || colon == 0)
+    throw UsageError{"--master " + master + ": expected HOST:PORT"};
   std::string host = master.substr(0, colon);
   if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
   int port = parse_count("--master", master.substr(colon + 1), 1);
@@ -175,9 +177,9 @@ struct Worker {
 
 std::vector<std::string> worker_environment(const Options& options, const std::string& rendezvous,
                                             const std::string& run_id, int local_rank, bool set_omp) {
-  static const char* const kOwned[] = {"STRATA_RANK=",        "STRATA_WORLD_SIZE=", "STRATA_LOCAL_RANK=",
-                                       "STRATA_LOCAL_WORLD_SIZE=", "STRATA_RENDEZVOUS=", "STRATA_RUN_ID=",
-                                       "STRATA_TIMEOUT_SECONDS="};
+  static const char* const kOwned[] = {
+      "STRATA_RANK=",       "STRATA_WORLD_SIZE=", "STRATA_LOCAL_RANK=",     "STRATA_LOCAL_WORLD_SIZE=",
+      "STRATA_RENDEZVOUS=", "STRATA_RUN_ID=",     "STRATA_TIMEOUT_SECONDS="};
   std::vector<std::string> result;
   for (char** entry = environ; *entry; ++entry) {
     std::string text = *entry;
@@ -240,8 +242,9 @@ int run(const Options& options) {
     }
     rendezvous = "tcp://" + url_host(host) + ":" + std::to_string(port);
   }
-  // A file:// or redis:// store outlives the launch: one node alone picks a fresh prefix so it cannot read the
-  // keys an earlier launch left there. Several nodes must agree, so they share "strata" unless --run-id says.
+  // A file:// or redis:// store outlives the launch: one node alone picks a fresh prefix so it cannot read
+  // the keys an earlier launch left there. Several nodes must agree, so they share "strata" unless --run-id
+  // says.
   std::string run_id = options.run_id;
   if (run_id.empty()) {
     run_id = "strata";
@@ -314,8 +317,8 @@ int run(const Options& options) {
         int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
         if (code == 0 || exit_code) continue;
         exit_code = code;
-        std::cerr << "strata-run: rank " << worker.rank << " (local rank " << worker.local_rank << ", pid " << pid
-                  << ") "
+        std::cerr << "strata-run: rank " << worker.rank << " (local rank " << worker.local_rank << ", pid "
+                  << pid << ") "
                   << (WIFEXITED(status) ? "exited with code " + std::to_string(code)
                                         : "was killed by " + signal_name(WTERMSIG(status)))
                   << "; stopping the other workers" << std::endl;
