@@ -75,7 +75,7 @@ Outcome run(const std::vector<std::string>& argv, const std::vector<std::string>
 }
 
 std::vector<std::string> launch(int processes, std::vector<std::string> worker_args) {
-  std::vector<std::string> argv = {STRATA_RUN_EXECUTABLE, "--nproc-per-node", std::to_string(processes),
+  std::vector<std::string> argv = {STRATA_RUN_EXE, "--nproc-per-node", std::to_string(processes),
                                    "--timeout", "60", STRATA_DISTRIBUTED_WORKER};
   argv.insert(argv.end(), worker_args.begin(), worker_args.end());
   return argv;
