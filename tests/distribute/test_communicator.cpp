@@ -431,6 +431,16 @@ TEST_CASE("NCCL collectives on one GPU", "[distribute][nccl]") {
   communicator->all_reduce_sum(x);
   at::Tensor y = x * 2;
   CHECK(at::equal(y.cpu(), at::full({1000}, 6.0f)));
+  // A long queue of kernels on the default stream before an out-of-place collective: the gathered copy must see
+  // their result, not the memory before it.
+  at::Tensor product = at::zeros({2048, 2048}, cuda);
+  const at::Tensor identity = at::eye(2048, cuda);
+  for (int i = 0; i < 20; ++i) product = product.matmul(identity).add_(1);
+  const at::Tensor late = communicator->all_gather(product.view({-1}).narrow(0, 0, 10));
+  CHECK(at::equal(late.cpu(), at::full({1, 10}, 20.0f)));
+  at::Tensor half = at::ones({8}, cuda.dtype(at::kHalf));
+  communicator->all_reduce_sum(half);
+  CHECK(at::equal(half.cpu(), at::ones({8}, at::kHalf)));
   at::Tensor d = at::arange(12, cuda.dtype(at::kDouble)).view({3, 4});
   communicator->all_reduce_sum(d);
   CHECK(at::equal(d.cpu(), at::arange(12, at::kDouble).view({3, 4})));
@@ -447,7 +457,7 @@ TEST_CASE("NCCL collectives on one GPU", "[distribute][nccl]") {
   CHECK_THROWS_WITH(communicator->all_reduce_sum(ints), Contains("NCCL all_reduce_sum: expected a tensor of dtype Float"));
 }
 
-TEST_CASE("NCCL rendezvous without rank 0 fails within the timeout, naming the store and key", "[distribute][nccl]") {
+TEST_CASE("NCCL rendezvous and initialisation without the other rank fail within the timeout", "[distribute][nccl]") {
   if (!nccl_available() || !cuda_test_enabled()) {
     WARN("no GPU (set STRATA_TEST_CUDA=1 where there is one); NCCL tests skipped");
     return;
@@ -457,6 +467,11 @@ TEST_CASE("NCCL rendezvous without rank 0 fails within the timeout, naming the s
   CHECK_THROWS_WITH(make_nccl_communicator(store, 1, 2, 0, milliseconds(500)),
                     Contains("rank 0's NCCL unique id (key 'nccl_unique_id') in store memory://test"));
   CHECK(Clock::now() - start < milliseconds(2000));
+  // Rank 0 of 2 publishes the id, but nobody joins: the non-blocking initialisation (NCCL >= 2.14) gives up within
+  // the timeout.
+  const Clock::time_point init_start = Clock::now();
+  CHECK_THROWS_AS(make_nccl_communicator(store, 0, 2, 0, milliseconds(1000)), DistributedError);
+  CHECK(Clock::now() - init_start < milliseconds(4000));
 }
 
 TEST_CASE("NCCL all_reduce_sum, broadcast and all_gather across two GPUs", "[distribute][nccl]") {
