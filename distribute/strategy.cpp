@@ -2,6 +2,7 @@
 
 #include <ATen/ATen.h>
 #include <nlohmann/json.hpp>
+#include <strata/core/dtype.h>
 #include <strata/core/random.h>
 #include <strata/core/shape.h>
 #include <strata/distribute/distributed_error.h>
@@ -54,7 +55,7 @@ void grouped(std::vector<at::Tensor>& tensors, const std::function<void(at::Tens
 std::string weight_list(const Model& model) {
   nlohmann::json list = nlohmann::json::array();
   for (const auto& variable : model.variables())
-    list.push_back({variable.name, shape_of(variable.value), std::string(c10::toString(variable.value.scalar_type()))});
+    list.push_back({variable.name, shape_of(variable.value), dtype_name(variable.value.scalar_type())});
   return list.dump();
 }
 
@@ -267,8 +268,10 @@ void Strategy::prepare_model(Model& model) const {
     const size_t index = static_cast<size_t>(report - 1);
     auto describe = [](const nlohmann::json& list, size_t i) {
       if (i >= list.size()) return std::string("no such weight (") + std::to_string(list.size()) + " weights)";
-      return "'" + list[i][0].get<std::string>() + "' of shape " + format_shape(list[i][1].get<Shape>()) + " (" +
-             list[i][2].get<std::string>() + ")";
+      std::string text = "'";
+      text += list[i][0].get<std::string>();
+      text += "' of shape " + format_shape(list[i][1].get<Shape>()) + " (" + list[i][2].get<std::string>() + ")";
+      return text;
     };
     std::string message = class_name() + ": worker " + std::to_string(worker) +
                            " built a different model from the chief's: weight " + std::to_string(index) +

@@ -161,13 +161,16 @@ at::Tensor BatchNormalization::synchronized_batch_norm(const at::Tensor& x_cf) {
     if (d != 1) reduce_dims.push_back(d);
   const int64_t channels = x_cf.size(1);
   channel_shape[1] = channels;
+  // The sums are taken in float64: E[x^2] - E[x]^2 loses float32's digits when the mean is large.
+  const at::Tensor x64 = x_cf.to(at::kDouble);
   const at::Tensor count = at::full({1}, static_cast<double>(x_cf.numel() / std::max<int64_t>(channels, 1)),
-                                    x_cf.options().requires_grad(false));
-  const at::Tensor local = at::cat({x_cf.sum(reduce_dims), (x_cf * x_cf).sum(reduce_dims), count});
+                                    x64.options().requires_grad(false));
+  const at::Tensor local = at::cat({x64.sum(reduce_dims), (x64 * x64).sum(reduce_dims), count});
   const at::Tensor global = strategy.all_reduce_sum_differentiable(local);
   const at::Tensor n = global.narrow(0, 2 * channels, 1).detach();
-  const at::Tensor mean = global.narrow(0, 0, channels) / n;
-  const at::Tensor variance = (global.narrow(0, channels, channels) / n - mean * mean).clamp_min(0);
+  const at::Tensor mean64 = global.narrow(0, 0, channels) / n;
+  const at::Tensor mean = mean64.to(x_cf.scalar_type());
+  const at::Tensor variance = (global.narrow(0, channels, channels) / n - mean64 * mean64).clamp_min(0).to(x_cf.scalar_type());
   at::Tensor out = (x_cf - mean.view(channel_shape)) * at::rsqrt(variance.view(channel_shape) + options_.epsilon);
   if (gamma_.defined()) out = out * gamma_.view(channel_shape);
   if (beta_.defined()) out = out + beta_.view(channel_shape);

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -34,7 +35,9 @@ struct Outcome {
 // killed and fails the test (a hang must not stall the suite).
 Outcome run(const std::vector<std::string>& argv, const std::vector<std::string>& extra_env = {},
             std::chrono::seconds limit = std::chrono::seconds(120)) {
-  const fs::path log = fs::temp_directory_path() / ("strata_multiworker_" + std::to_string(::getpid()) + ".log");
+  static std::atomic<int> runs{0};  // runs may overlap (one thread per worker)
+  const fs::path log = fs::temp_directory_path() /
+                       ("strata_multiworker_" + std::to_string(::getpid()) + "_" + std::to_string(runs++) + ".log");
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -113,8 +116,8 @@ TEST_CASE("a worker with a different model fails at start-up naming the first di
   INFO(outcome.output);
   CHECK(outcome.exit_code == 3);
   CHECK_THAT(outcome.output, Catch::Contains("worker 1 built a different model from the chief's") &&
-                                 Catch::Contains("'dense_1/kernel' of shape [16, 10] (float) on the chief"));
-  CHECK_THAT(outcome.output, Catch::Contains("but 'dense_1/kernel' of shape [16, 12] (float) on this worker"));
+                                 Catch::Contains("weight 8 is 'dense_1/kernel' of shape (16, 10) (float32) on the chief"));
+  CHECK_THAT(outcome.output, Catch::Contains("but 'dense_1/kernel' of shape (16, 12) (float32) on this worker"));
 }
 
 TEST_CASE("when a worker dies the others fail with a DistributedError instead of hanging",

@@ -3,6 +3,7 @@
 
 #include <ATen/ATen.h>
 #include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
 #include <strata/distribute/gradient_buckets.h>
 #include <strata/strata.h>
 
