@@ -10,6 +10,7 @@
 #include <strata/metrics/metric.h>
 #include <strata/models/model.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <map>
 
@@ -92,10 +93,12 @@ ReplicaGroup::ReplicaGroup(std::string class_name, ClusterSpec cluster, Communic
     server_ = std::make_unique<TcpStoreServer>("0.0.0.0", static_cast<uint16_t>(std::stoi(url.substr(colon + 1))));
   }
   store_ = open_store(cluster_.rendezvous, cluster_.run_id, cluster_.timeout);
-  // Processes on one host talk over loopback; across hosts, at this host's name.
+  // Processes on one host talk over loopback; across hosts at STRATA_HOSTNAME (this host's address on the
+  // cluster network), else at this host's name.
   const bool one_host = cluster_.local_world_size == cluster_.world_size;
+  const char* hostname = std::getenv("STRATA_HOSTNAME");
   gloo_ = make_gloo_communicator(*store_, cluster_.rank, cluster_.world_size, cluster_.timeout,
-                                 one_host ? "127.0.0.1" : "");
+                                 hostname ? hostname : one_host ? "127.0.0.1" : "");
   thread_ = std::make_unique<CommThread>();
 }
 
