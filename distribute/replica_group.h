@@ -41,6 +41,7 @@ class ReplicaGroup {
   // The shares of the latest replica_batch.
   int64_t local_size = 0;
   int64_t global_size = 0;
+  int64_t gradient_reductions = 0;
 
  private:
   Communicator& communicator_for(const at::Tensor& tensor);

@@ -199,10 +199,13 @@ void Strategy::reduce_gradients(std::vector<at::Tensor>& grads, const std::vecto
     throw ValueError(class_name() + ": reduce_gradients got " + std::to_string(grads.size()) + " gradients for " +
                      std::to_string(variables.size()) + " variables");
   group_->buckets_for(variables).finish(grads);
+  ++group_->gradient_reductions;
   // .grad() shows the summed gradient too, as the optimizer sees it (TensorBoard's write_grads reads it).
   for (size_t i = 0; i < variables.size(); ++i)
     if (variables[i].requires_grad()) variables[i].mutable_grad() = grads[i];
 }
+
+int64_t Strategy::gradient_reductions() const { return group_->gradient_reductions; }
 
 void Strategy::all_reduce_sum(std::vector<at::Tensor>& tensors) const {
   if (!distributed() || tensors.empty()) return;

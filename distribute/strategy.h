@@ -102,6 +102,9 @@ class Strategy {
   // for; the rest are reduced now. Every replica calls it once per step with the same variables; an undefined
   // gradient counts as zeros.
   void reduce_gradients(std::vector<at::Tensor>& grads, const std::vector<at::Tensor>& variables) const;
+  // How many times reduce_gradients has run: fit() checks that a custom train_step reduces its gradients, since
+  // replicas that apply their own would drift apart.
+  int64_t gradient_reductions() const;
   // Sums each tensor over the replicas, in place.
   void all_reduce_sum(std::vector<at::Tensor>& tensors) const;
   // The sum of `local` over the replicas, differentiable: in backward, the gradient reaching each replica's

@@ -47,7 +47,7 @@ std::vector<std::pair<std::string, at::Tensor>> labelled(const Batch& data, cons
   auto add = [&](const char* what, const Tensors& tensors, const std::vector<std::string>& names) {
     for (size_t i = 0; i < tensors.size(); ++i) {
       std::string label = what;
-      if (tensors.size() > 1) label += "[" + std::to_string(i) + "]";
+      if (tensors.size() > 1) label.append("[").append(std::to_string(i)).append("]");  // no temporaries: GCC 12 warns falsely
       if (tensors.size() > 1 && names.size() == tensors.size()) label += " (" + names[i] + ")";
       out.emplace_back(label, tensors[i]);
     }
@@ -513,7 +513,12 @@ callbacks::History Model::run_fit(const std::string& who, EpochIterator& train, 
       if (!joined) join_replicas(share);
       joined = true;
       callbacks.on_train_batch_begin(step, {});
+      const int64_t reductions = strategy_.gradient_reductions();
       train_step(share);
+      if (strategy_.distributed() && strategy_.gradient_reductions() == reductions)
+        throw StateError(who + ": under " + strategy_.class_name() + " a train_step must sum its gradients across "
+                         "the replicas with distribute_strategy().reduce_gradients(grads, weights) before applying "
+                         "them (Model::train_step does); this one did not, so the replicas would drift apart");
       callbacks.on_train_batch_end(step, callbacks.needs_batch_logs() ? metric_logs() : Logs());
     }
     if (train.ran_out()) {

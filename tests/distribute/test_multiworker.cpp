@@ -120,6 +120,15 @@ TEST_CASE("a worker with a different model fails at start-up naming the first di
   CHECK_THAT(outcome.output, Catch::Contains("but 'dense_1/kernel' of shape (16, 12) (float32) on this worker"));
 }
 
+TEST_CASE("a custom train_step that does not reduce its gradients is refused, not left to drift",
+          "[distribute][multiworker]") {
+  const Outcome outcome = run(launch(2, {"unreduced"}));
+  INFO(outcome.output);
+  CHECK(outcome.exit_code == 1);
+  CHECK_THAT(outcome.output, Catch::Contains("a train_step must sum its gradients across the replicas with "
+                                             "distribute_strategy().reduce_gradients(grads, weights)"));
+}
+
 TEST_CASE("when a worker dies the others fail with a DistributedError instead of hanging",
           "[distribute][multiworker]") {
   // Started by hand (no launcher, which would stop the survivor itself): the survivor must notice on its own.

@@ -4,6 +4,7 @@
 //   equal    [--dataset] [--samples N] [--batch B] [--epochs E]: weights and per-epoch logs equal the single
 //            process run (SyncBatchNormalization included); exit 0 when they do, 1 otherwise.
 //   mismatch: worker 1 builds a wider last layer; every worker must fail at start with a DistributedError.
+//   unreduced: a custom train_step that applies its gradients without reducing them; fit must refuse it.
 //   die      --die-rank R --die-step S: worker R kills itself (SIGKILL) after S steps of the second epoch; the
 //            others must fail with a DistributedError rather than hang.
 //   backup   --dir D [--die-rank R --die-step S]: fit with BackupAndRestore(D); a worker may be told to die as
@@ -73,6 +74,20 @@ Sequential build_model(int classes) {
       layers::Dense(classes),
   });
 }
+
+// A custom train_step that forgets reduce_gradients: each replica would apply only its own gradients.
+class UnreducedStep : public Sequential {
+ public:
+  using Sequential::Sequential;
+  void train_step(const Batch& batch) override {
+    const auto& variables = training_variables();
+    for (const auto& variable : variables) variable.mutable_grad().reset();
+    compute_loss(batch, apply(batch.x, {}, true)).backward();
+    std::vector<at::Tensor> grads;
+    for (const auto& variable : variables) grads.push_back(variable.grad());
+    optimizer().apply(grads, variables);
+  }
+};
 
 struct Run {
   std::vector<at::Tensor> weights;
@@ -157,6 +172,13 @@ int run_mode(const Args& args) {
   if (args.mode == "mismatch") {
     train(args, strategy, data, rank == 1 ? 12 : 10);
     return 0;  // not reached: prepare_model throws on every worker
+  }
+  if (args.mode == "unreduced") {
+    UnreducedStep model({layers::Input({28, 28}), layers::Flatten(), layers::Dense(10)});
+    model.compile({.optimizer = "sgd", .loss = losses::SparseCategoricalCrossentropy({.from_logits = true}),
+                   .strategy = strategy});
+    model.fit(data.x_train.narrow(0, 0, 64), data.y_train.narrow(0, 0, 64), {.batch_size = 32, .verbose = 0});
+    return 0;  // not reached: fit refuses the step
   }
   if (args.mode == "die") {
     train(args, strategy, data, 10, rank == args.die_rank ? std::vector<CallbackRef>{die_after(args.die_step)}
