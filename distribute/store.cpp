@@ -48,6 +48,22 @@ std::string seconds_text(milliseconds duration) {
   return text;
 }
 
+// Polls `ready` with a pause growing from 1 to 20 ms until it returns true; DistributedError once `timeout` has
+// passed without the key of `url` appearing.
+void wait_for_key(const std::string& url, const std::string& key, milliseconds timeout,
+                  const std::function<bool()>& ready) {
+  const auto start = Clock::now();
+  milliseconds pause(1);
+  while (!ready()) {
+    const auto waited = std::chrono::duration_cast<milliseconds>(Clock::now() - start);
+    if (waited >= timeout)
+      throw DistributedError("rendezvous store " + url + ": key '" + key + "' was not set within " +
+                             seconds_text(timeout) + " (a process of the job did not start or died)");
+    std::this_thread::sleep_for(std::min(pause, timeout - waited));
+    pause = std::min(pause * 2, milliseconds(20));
+  }
+}
+
 // ---- URLs ----
 
 struct HostPort {
@@ -182,19 +198,17 @@ class TcpStore : public Store {
     std::string full = full_key(key);
     std::string request(1, 'G');
     put_field(request, full.data(), full.size());
-    auto start = Clock::now();
-    milliseconds pause(1);
-    for (;;) {
-      std::string reply = exchange(request);
-      if (!reply.empty() && reply[0] == 'V') return std::vector<char>(reply.begin() + 1, reply.end());
+    std::vector<char> value;
+    wait_for_key(url_, full, timeout, [&] {
+      const std::string reply = exchange(request);
+      if (!reply.empty() && reply[0] == 'V') {
+        value.assign(reply.begin() + 1, reply.end());
+        return true;
+      }
       expect_status(reply, 'N');
-      auto waited = std::chrono::duration_cast<milliseconds>(Clock::now() - start);
-      if (waited >= timeout)
-        throw DistributedError("rendezvous store " + url_ + ": key '" + full + "' was not set within " +
-                               seconds_text(timeout) + " (a process of the job did not start or died)");
-      std::this_thread::sleep_for(std::min(pause, timeout - waited));
-      pause = std::min(pause * 2, milliseconds(20));
-    }
+      return false;
+    });
+    return value;
   }
 
   bool check(const std::vector<std::string>& keys) override {
@@ -399,16 +413,7 @@ class GlooStore : public Store {
 
   std::vector<char> get(const std::string& key, milliseconds timeout) override {
     std::string full = full_key(key);
-    auto start = Clock::now();
-    milliseconds pause(1);
-    while (!check({key})) {
-      auto waited = std::chrono::duration_cast<milliseconds>(Clock::now() - start);
-      if (waited >= timeout)
-        throw DistributedError("rendezvous store " + url_ + ": key '" + full + "' was not set within " +
-                               seconds_text(timeout) + " (a process of the job did not start or died)");
-      std::this_thread::sleep_for(std::min(pause, timeout - waited));
-      pause = std::min(pause * 2, milliseconds(20));
-    }
+    wait_for_key(url_, full, timeout, [&] { return check({key}); });
     std::vector<char> value;
     translate([&] { value = store_->get(full); });
     return value;
