@@ -110,6 +110,31 @@ TEST_CASE("a shuffled dataset trained by two processes matches one process", "[d
   CHECK_THAT(outcome.output, Catch::Contains("EQUAL"));
 }
 
+TEST_CASE("processes started by hand with a TF_CONFIG cluster spec meet at worker 0 and train as one",
+          "[distribute][multiworker]") {
+  // A free port for worker 0's store: bind port 0, read it back, let it go.
+  uint16_t port = 0;
+  {
+    const distribute::TcpStoreServer probe("127.0.0.1", 0);
+    port = probe.port();
+  }
+  const std::string workers = "[\"127.0.0.1:" + std::to_string(port) + "\", \"127.0.0.1:1\"]";
+  std::vector<std::thread> threads;
+  Outcome outcomes[2];
+  for (int index = 0; index < 2; ++index)
+    threads.emplace_back([&, index] {
+      outcomes[index] = run({STRATA_DISTRIBUTED_WORKER, "equal", "--epochs", "1"},
+                            {"TF_CONFIG={\"cluster\": {\"worker\": " + workers +
+                             "}, \"task\": {\"type\": \"worker\", \"index\": " + std::to_string(index) + "}}"},
+                            std::chrono::seconds(60));
+    });
+  for (auto& thread : threads) thread.join();
+  INFO(outcomes[0].output << outcomes[1].output);
+  CHECK(outcomes[0].exit_code == 0);
+  CHECK(outcomes[1].exit_code == 0);
+  CHECK_THAT(outcomes[0].output, Catch::Contains("EQUAL"));
+}
+
 TEST_CASE("a worker with a different model fails at start-up naming the first differing weight",
           "[distribute][multiworker]") {
   const Outcome outcome = run(launch(2, {"mismatch"}));
