@@ -15,6 +15,7 @@
 //          --data DIR, --python PATH (/usr/bin/python3), --no-python.
 
 #include <ATen/ATen.h>
+#include <ATen/core/grad_mode.h>
 #include <ATen/Parallel.h>
 #include <nlohmann/json.hpp>
 #include <strata/strata.h>

@@ -17,8 +17,8 @@ namespace strata::distribute {
 
 class ReplicaGroup {
  public:
-  // One replica, no communication.
-  ReplicaGroup();
+  // One replica on `device`, no communication.
+  explicit ReplicaGroup(at::Device device = at::kCPU);
   // Joins the job `cluster` describes (see MultiWorkerMirroredStrategy).
   ReplicaGroup(std::string class_name, ClusterSpec cluster, CommunicationOptions options);
   ~ReplicaGroup();
@@ -26,6 +26,7 @@ class ReplicaGroup {
   const std::string& class_name() const { return class_name_; }
   const ClusterSpec& cluster() const { return cluster_; }
   bool distributed() const { return cluster_.world_size > 1; }
+  at::Device device() const { return device_; }
 
   // The collective on the communication thread, after what was queued before; waits for it.
   void all_reduce_sum(at::Tensor& tensor);
@@ -49,6 +50,7 @@ class ReplicaGroup {
   std::string class_name_;
   ClusterSpec cluster_;
   CommunicationOptions options_;
+  at::Device device_ = at::kCPU;
   std::unique_ptr<TcpStoreServer> server_;
   std::unique_ptr<Store> store_;
   std::unique_ptr<Communicator> gloo_;

@@ -1,6 +1,8 @@
 #include <strata/distribute/strategy.h>
 
 #include <ATen/ATen.h>
+#include <ATen/core/grad_mode.h>
+#include <ATen/detail/CUDAHooksInterface.h>
 #include <nlohmann/json.hpp>
 #include <strata/core/dtype.h>
 #include <strata/core/random.h>
@@ -65,7 +67,7 @@ std::string weight_list(const Model& model) {
 // ---------------------------------------------------------------------------------------------------------------
 // ReplicaGroup
 
-ReplicaGroup::ReplicaGroup() : class_name_("OneDeviceStrategy") {}
+ReplicaGroup::ReplicaGroup(at::Device device) : class_name_("OneDeviceStrategy"), device_(device) {}
 
 ReplicaGroup::ReplicaGroup(std::string class_name, ClusterSpec cluster, CommunicationOptions options)
     : class_name_(std::move(class_name)), cluster_(std::move(cluster)), options_(options) {
@@ -79,6 +81,12 @@ ReplicaGroup::ReplicaGroup(std::string class_name, ClusterSpec cluster, Communic
     throw ValueError(class_name_ + ": CommunicationOptions.bytes_per_pack must be >= 0, got " +
                      std::to_string(options_.bytes_per_pack));
   if (options_.bytes_per_pack == 0) options_.bytes_per_pack = kDefaultBytesPerPack;
+  // The GPU of this process's local rank, when there are GPUs and the implementation allows them.
+  const int gpus = at::hasCUDA() ? at::detail::getCUDAHooks().getNumGPUs() : 0;
+  if (options_.implementation == CommunicationImplementation::kNccl && gpus == 0)
+    throw ValueError(class_name_ + ": CommunicationImplementation::kNccl needs CUDA devices, and this process sees none");
+  if (options_.implementation != CommunicationImplementation::kRing && gpus > 0)
+    device_ = at::Device(at::kCUDA, static_cast<at::DeviceIndex>(cluster_.local_rank % gpus));
   if (!distributed()) return;
   if (cluster_.rendezvous.empty())
     throw ValueError(class_name_ + ": the cluster has " + std::to_string(cluster_.world_size) +
@@ -163,6 +171,7 @@ const std::string& Strategy::class_name() const { return group_->class_name(); }
 int Strategy::num_replicas_in_sync() const { return group_->cluster().world_size; }
 int Strategy::replica_id() const { return group_->cluster().rank; }
 bool Strategy::is_chief() const { return group_->cluster().is_chief(); }
+at::Device Strategy::device() const { return group_->device(); }
 
 Strategy::Scope::Scope(const Strategy& strategy) : previous_(current_group) { current_group = strategy.group_; }
 Strategy::Scope::~Scope() { current_group = previous_; }
@@ -314,7 +323,7 @@ Strategy::GlobalMetricState::~GlobalMetricState() {
   for (size_t i = 0; i < states_.size(); ++i) states_[i].copy_(saved_[i]);
 }
 
-OneDeviceStrategy::OneDeviceStrategy() : Strategy(std::make_shared<ReplicaGroup>()) {}
+OneDeviceStrategy::OneDeviceStrategy(at::Device device) : Strategy(std::make_shared<ReplicaGroup>(device)) {}
 
 MultiWorkerMirroredStrategy::MultiWorkerMirroredStrategy(CommunicationOptions options,
                                                          std::optional<ClusterSpec> cluster)

@@ -17,6 +17,7 @@
 // A Strategy is a handle: copies share one group of replicas.
 
 #include <ATen/core/Tensor.h>
+#include <c10/core/Device.h>
 #include <strata/distribute/cluster.h>
 #include <strata/models/model_data.h>
 
@@ -71,6 +72,9 @@ class Strategy {
   int replica_id() const;
   bool is_chief() const;
   bool distributed() const { return num_replicas_in_sync() > 1; }
+  // The device this replica computes on. fit(), evaluate() and predict() move the model's weights there before the
+  // first step and each batch as it comes; metric states stay on the CPU.
+  at::Device device() const;
 
   // Keras' `with strategy.scope():` as a guard: while it lives, current_strategy() is this one, and models
   // compiled then use it.
@@ -140,15 +144,16 @@ class Strategy {
   std::shared_ptr<ReplicaGroup> group_;
 };
 
-// tf.distribute.OneDeviceStrategy: one replica, on this process's device.
+// tf.distribute.OneDeviceStrategy: one replica, on `device` (`at::Device("cuda:0")` trains on the first GPU).
 class OneDeviceStrategy : public Strategy {
  public:
-  OneDeviceStrategy();
+  explicit OneDeviceStrategy(at::Device device = at::kCPU);
 };
 
 // tf.distribute.MultiWorkerMirroredStrategy: one replica per process, across hosts. Joins the job described
-// by `cluster` (default: cluster_from_environment()), connecting Gloo through its rendezvous store; NCCL for
-// a model on CUDA. Every process of the job must construct it; the constructor returns when all have joined,
+// by `cluster` (default: cluster_from_environment()), connecting Gloo through its rendezvous store. Each replica
+// computes on the CUDA device of its local rank when CUDA is present (kAuto) or required (kNccl), with NCCL for
+// its collectives, and on the CPU with Gloo otherwise (kRing, or no GPU). Every process of the job must construct it; the constructor returns when all have joined,
 // or throws DistributedError after the timeout. The global random generator is then seeded with the chief's
 // draw, so shuffles of fit() and unseeded datasets agree across workers.
 class MultiWorkerMirroredStrategy : public Strategy {

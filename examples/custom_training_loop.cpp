@@ -7,6 +7,7 @@
 // Options: --epochs N, --batch-size N, --data DIR, --threads N, --smoke.
 
 #include <ATen/ATen.h>
+#include <ATen/core/grad_mode.h>
 
 #include <chrono>
 

@@ -62,10 +62,18 @@ std::vector<int64_t> resolve_noise_shape(const std::string& who, const std::vect
   return out;
 }
 
+// The layers' generators are CPU generators (core/random.h), so noise for a tensor on a GPU is drawn on the CPU
+// and moved: the same seed gives the same noise on every device.
+at::Tensor on_inputs_device(const at::Tensor& noise, const at::Tensor& inputs) {
+  return inputs.is_cpu() ? noise : noise.to(inputs.device(), /*non_blocking=*/true);
+}
+
+at::TensorOptions cpu_options(const at::Tensor& inputs) { return inputs.options().device(at::kCPU); }
+
 // A tensor of `inputs`' dtype holding 1 with probability `p`, of `shape` (empty: the inputs' shape).
 at::Tensor keep_mask(const at::Tensor& inputs, const std::vector<int64_t>& shape, double p, at::Generator& generator) {
-  at::Tensor mask = shape.empty() ? at::empty_like(inputs) : at::empty(shape, inputs.options());
-  return mask.bernoulli_(p, generator);
+  at::Tensor mask = at::empty(shape.empty() ? inputs.sizes().vec() : shape, cpu_options(inputs));
+  return on_inputs_device(mask.bernoulli_(p, generator), inputs);
 }
 
 }  // namespace
@@ -192,7 +200,7 @@ at::Tensor GaussianDropout::call(const at::Tensor& inputs, bool training) {
   if (!training || rate_ == 0.0) return inputs;
   check_floating(describe(), inputs);
   const double stddev = std::sqrt(rate_ / (1.0 - rate_));
-  return inputs * at::empty_like(inputs).normal_(1.0, stddev, generator_);
+  return inputs * on_inputs_device(at::empty(inputs.sizes(), cpu_options(inputs)).normal_(1.0, stddev, generator_), inputs);
 }
 
 nlohmann::json GaussianDropout::get_config() const {
@@ -224,7 +232,7 @@ GaussianNoise::GaussianNoise(double stddev, GaussianOptions options)
 at::Tensor GaussianNoise::call(const at::Tensor& inputs, bool training) {
   if (!training || stddev_ == 0.0) return inputs;
   check_floating(describe(), inputs);
-  return inputs + at::empty_like(inputs).normal_(0.0, stddev_, generator_);
+  return inputs + on_inputs_device(at::empty(inputs.sizes(), cpu_options(inputs)).normal_(0.0, stddev_, generator_), inputs);
 }
 
 nlohmann::json GaussianNoise::get_config() const {

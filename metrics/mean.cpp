@@ -1,4 +1,5 @@
 #include <ATen/ATen.h>
+#include <ATen/core/grad_mode.h>
 #include <nlohmann/json.hpp>
 #include <strata/core/error.h>
 #include <strata/core/naming.h>
@@ -78,14 +79,15 @@ Mean::Mean(std::string name)
 void Mean::update_state(const at::Tensor& values, const at::Tensor& sample_weight) {
   at::NoGradGuard no_grad;
   auto [v, w] = reduce_to_samplewise_values(values.detach(), sample_weight, false, describe());
-  total_.add_(v.sum());
-  if (w.defined()) count_.add_(w.sum());
+  // The state stays on the CPU; values computed on a GPU are summed there first.
+  total_.add_(v.sum().to(total_.device()));
+  if (w.defined()) count_.add_(w.sum().to(count_.device()));
   else count_.add_(v.dim() >= 1 ? static_cast<double>(v.size(0)) : 1.0);
 }
 
 void Mean::add(const at::Tensor& total, double count) {
   at::NoGradGuard no_grad;
-  total_.add_(total);
+  total_.add_(total.to(total_.device()));
   count_.add_(count);
 }
 

@@ -1,4 +1,5 @@
 #include <ATen/ATen.h>
+#include <ATen/core/grad_mode.h>
 #include <strata/core/error.h>
 #include <strata/core/shape.h>
 #include <strata/models/data_checks.h>

@@ -1,4 +1,5 @@
 #include <ATen/ATen.h>
+#include <ATen/core/grad_mode.h>
 #include <strata/callbacks/progbar_logger.h>
 #include <strata/core/error.h>
 #include <strata/core/host_memory.h>
@@ -350,7 +351,14 @@ at::Tensor Model::compute_loss(const Batch& batch, const Tensors& y_pred, const 
 void Model::compute_metrics(const Batch& batch, const Tensors& y_pred, const Tensors& masks) {
   require_compiled("compute_metrics()");
   resolve_compiled(batch, y_pred);
-  compiled_metrics_->update_state(batch.y, in_float32(y_pred), batch.sample_weight, masks);
+  // Metric states live on the CPU (they are read every batch and summed across replicas there): a batch
+  // computed on a GPU is copied over first.
+  const auto to_cpu = [](const at::Tensor& t) { return t.to(at::kCPU); };
+  const bool on_gpu = !y_pred.empty() && !y_pred.front().is_cpu();
+  compiled_metrics_->update_state(on_gpu ? map_tensors(batch.y, to_cpu) : batch.y,
+                                  in_float32(on_gpu ? map_tensors(y_pred, to_cpu) : y_pred),
+                                  on_gpu ? map_tensors(batch.sample_weight, to_cpu) : batch.sample_weight,
+                                  on_gpu ? map_tensors(masks, to_cpu) : masks);
   at::NoGradGuard no_grad;
   for (const auto& [name, value] : call_metrics()) {
     auto it = std::find_if(added_metrics_.begin(), added_metrics_.end(),
@@ -509,9 +517,13 @@ callbacks::History Model::run_fit(const std::string& who, EpochIterator& train, 
       std::optional<Batch> batch = train.next();
       if (!batch) break;
       add_class_weights(who, *batch, options.class_weight);
-      const Batch share = strategy_.replica_batch(*batch);
-      if (!joined) join_replicas(share);
+      Batch share = strategy_.replica_batch(*batch);
+      if (!joined) {
+        place_on_device(share);
+        join_replicas();
+      }
       joined = true;
+      share = on_device(share);
       callbacks.on_train_batch_begin(step, {});
       const int64_t reductions = strategy_.gradient_reductions();
       train_step(share);
@@ -550,8 +562,12 @@ Logs Model::run_test_loop(EpochIterator& batches, CallbackList& callbacks, bool 
   for (int64_t step = 0;; ++step) {
     std::optional<Batch> batch = batches.next();
     if (!batch) break;
-    const Batch share = strategy_.replica_batch(*batch);
-    if (step == 0 && join) join_replicas(share);
+    Batch share = strategy_.replica_batch(*batch);
+    if (step == 0 && join) {
+      place_on_device(share);
+      join_replicas();
+    }
+    share = on_device(share);
     callbacks.on_test_batch_begin(step, {});
     if (share.x.empty() || share.x.front().size(0) > 0) test_step(share);  // a replica's share can be empty
     callbacks.on_test_batch_end(step, callbacks.needs_batch_logs() ? metric_logs() : Logs());
@@ -561,12 +577,31 @@ Logs Model::run_test_loop(EpochIterator& batches, CallbackList& callbacks, bool 
   return logs;
 }
 
-void Model::join_replicas(const Batch& batch) {
-  if (!strategy_.distributed()) return;
-  if (!built()) {
+void Model::place_on_device(const Batch& batch) {
+  const at::Device device = strategy_.device();
+  if (!strategy_.distributed() && device.is_cpu()) return;
+  if (!built()) {  // built on the CPU batch, then moved
     at::NoGradGuard no_grad;
     apply(batch.x, {}, false);
   }
+  if (device.is_cpu()) return;
+  // set_data keeps each weight's identity (layers, the optimizer and checkpoints hold the same tensors).
+  at::NoGradGuard no_grad;
+  for (const auto& variable : variables())
+    if (variable.value.device() != device) variable.value.set_data(variable.value.to(device));
+  if (compiled_ && optimizer_->built())
+    for (const auto& slot : optimizer_->variables())
+      if (slot.device() != device) slot.set_data(slot.to(device));
+}
+
+Batch Model::on_device(const Batch& batch) const {
+  const at::Device device = strategy_.device();
+  if (device.is_cpu()) return batch;
+  return map_batch(batch, [device](const at::Tensor& t) { return t.to(device, /*non_blocking=*/true); });
+}
+
+void Model::join_replicas() {
+  if (!strategy_.distributed()) return;
   if (compiled_) training_variables();  // builds the optimizer, whose state the chief sends too
   strategy_.prepare_model(*this);
 }
@@ -625,10 +660,12 @@ Tensors Model::run_predict(EpochIterator& batches, const PredictOptions& options
   for (int64_t step = 0;; ++step) {
     std::optional<Batch> batch = batches.next();
     if (!batch) break;
+    if (step == 0) place_on_device(*batch);
     callbacks.on_predict_batch_begin(step, {});
-    const Tensors outputs = predict_step(batch->x);
+    const Tensors outputs = predict_step(on_device(*batch).x);
     per_output.resize(outputs.size());
-    for (size_t i = 0; i < outputs.size(); ++i) per_output[i].push_back(outputs[i]);
+    // Predictions come back to the CPU, as Keras returns host arrays.
+    for (size_t i = 0; i < outputs.size(); ++i) per_output[i].push_back(outputs[i].to(at::kCPU));
     callbacks.on_predict_batch_end(step, {});
   }
   callbacks.on_predict_end({});
@@ -724,8 +761,9 @@ Logs Model::train_on_batch(const ModelData& x, const ModelData& y, const ModelDa
   reset_metrics();
   const distribute::Strategy::Scope in_strategy(strategy_);
   const Batch share = strategy_.replica_batch(data);
-  join_replicas(share);
-  train_step(share);
+  place_on_device(share);
+  join_replicas();
+  train_step(on_device(share));
   return metric_logs();
 }
 
@@ -738,13 +776,18 @@ Logs Model::test_on_batch(const ModelData& x, const ModelData& y, const ModelDat
   reset_metrics();
   at::NoGradGuard no_grad;
   const distribute::Strategy::Scope in_strategy(strategy_);
-  test_step(strategy_.replica_batch(data));
+  const Batch share = strategy_.replica_batch(data);
+  place_on_device(share);
+  test_step(on_device(share));
   return metric_logs();
 }
 
 at::Tensor Model::predict_on_batch(const ModelData& x) {
   at::NoGradGuard no_grad;
-  Tensors outputs = predict_step(x.resolve(input_names(), describe() + ": predict_on_batch()", "x"));
+  const Batch batch{x.resolve(input_names(), describe() + ": predict_on_batch()", "x"), {}, {}};
+  place_on_device(batch);
+  Tensors outputs = predict_step(on_device(batch).x);
+  for (auto& output : outputs) output = output.to(at::kCPU);
   if (outputs.size() != 1)
     throw ValueError(describe() + ": predict_on_batch() returns one output, but the model has " +
                      std::to_string(outputs.size()) + "; use predict_step()");

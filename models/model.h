@@ -269,9 +269,14 @@ class Model : public Layer {
                              const FitOptions& options);
   // `join`: evaluate() joins the replicas before its first step (fit() already has).
   Logs run_test_loop(EpochIterator& batches, CallbackList& callbacks, bool join = false);
-  // Before a distributed loop's first step: builds the model on `batch` if it is not built yet, then checks that
-  // every replica has the same weights and gives them the chief's (Strategy::prepare_model).
-  void join_replicas(const Batch& batch);
+  // Before a loop's first step under a strategy with several replicas or a GPU: builds the model on `batch` (on
+  // the CPU) if it is not built yet, then moves the weights and the optimizer's slots to the strategy's device.
+  void place_on_device(const Batch& batch);
+  // `batch` on the strategy's device.
+  Batch on_device(const Batch& batch) const;
+  // Before a distributed loop's first step: checks that every replica has the same weights and gives them the
+  // chief's (Strategy::prepare_model).
+  void join_replicas();
   // Averages the non-trainable weights (BatchNormalization's moving statistics) over the replicas, as
   // tf.distribute reads them.
   void average_non_trainable_weights();

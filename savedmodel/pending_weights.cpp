@@ -1,4 +1,5 @@
 #include <ATen/ATen.h>
+#include <ATen/core/grad_mode.h>
 #include <strata/core/shape.h>
 #include <strata/savedmodel/pending_weights.h>
 

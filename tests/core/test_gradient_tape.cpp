@@ -3,6 +3,7 @@
 // and a custom training loop that ends with exactly the weights model.fit() reaches on the same batches.
 
 #include <ATen/ATen.h>
+#include <ATen/core/grad_mode.h>
 #include <strata/core/error.h>
 #include <strata/core/gradient_tape.h>
 #include <strata/core/random.h>

@@ -6,6 +6,7 @@
 // training run.
 
 #include <ATen/ATen.h>
+#include <ATen/core/grad_mode.h>
 #include <ATen/CPUGeneratorImpl.h>
 #include <strata/core/error.h>
 #include <strata/core/random.h>

@@ -4,6 +4,7 @@
 // differences, Keras weight layouts, config round trips and argument errors.
 
 #include <ATen/ATen.h>
+#include <ATen/core/grad_mode.h>
 #include <ATen/CPUGeneratorImpl.h>
 #include <strata/core/error.h>
 #include <strata/layers/convolutional.h>

@@ -3,6 +3,7 @@
 // tracking).
 
 #include <ATen/ATen.h>
+#include <ATen/core/grad_mode.h>
 #include <strata/core/error.h>
 #include <strata/core/naming.h>
 #include <strata/core/random.h>

@@ -3,6 +3,7 @@
 // and tf.keras 2.15 save_weights on the same architectures), with every weight set to distinct random values.
 
 #include <ATen/ATen.h>
+#include <ATen/core/grad_mode.h>
 #include <strata/core/naming.h>
 #include <strata/layers/attention.h>
 #include <strata/layers/convolutional.h>
