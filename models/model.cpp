@@ -262,7 +262,11 @@ Batch Model::collect_data(const std::string& who, const ModelData& x, const Mode
     // A one-sample probe builds the model and tells how many outputs it has and their shapes; a stateful layer
     // forgets the probe.
     at::NoGradGuard no_grad;
-    for (const auto& output : apply(map_tensors(data.x, [](const at::Tensor& t) { return t.narrow(0, 0, 1); }), {}, false))
+    // On the weights' device: a strategy may have moved them to a GPU in an earlier fit().
+    const std::vector<Variable> weights = variables();
+    const at::Device device = weights.empty() ? at::Device(at::kCPU) : weights.front().value.device();
+    for (const auto& output :
+         apply(map_tensors(data.x, [device](const at::Tensor& t) { return t.narrow(0, 0, 1).to(device); }), {}, false))
       shapes.push_back(with_batch_none(shape_of(output)));
     reset_states();
   }
