@@ -2,13 +2,14 @@
 // the single-process example: only the strategy and its scope are new.
 //   strata-run --nproc-per-node 2 ./build/examples/distributed_fashion_mnist          (CPU processes, Gloo)
 //   strata-run --nnodes 2 --node-rank R --master host0:29500 --nproc-per-node 1 ...   (two hosts)
-// Under the strategy, --batch-size is the global batch: each of the N workers computes 1/N of every batch, the
-// gradients are summed across workers while backward runs, and BatchNormalization uses the global batch's
-// statistics (synchronized). Only the chief prints the progress bar and saves the model. BackupAndRestore
+// Under the strategy, --batch-size is the global batch: each of the N workers computes 1/N of every batch and the
+// gradients are summed across workers while backward runs. With --sync-bn, BatchNormalization normalizes with the
+// global batch's statistics (synchronized); it costs two all-reduces per layer and step, worth it when the batch
+// per replica is small. Only the chief prints the progress bar and saves the model. BackupAndRestore
 // backs the job up every epoch into --backup-dir: when a worker dies, strata-run stops the job, and running the
 // same command again resumes from the last backup.
 // Options: --epochs N, --batch-size N (global), --threads N (per process, default 1), --data DIR, --smoke,
-// --backup-dir DIR.
+// --backup-dir DIR, --sync-bn.
 
 #include "example_cli.h"
 
@@ -17,13 +18,18 @@
 
 int main(int argc, char** argv) {
   using namespace strata;
-  // --backup-dir is this example's own option; the rest are the shared example options.
+  // --backup-dir and --sync-bn are this example's own options; the rest are the shared example options.
   std::string backup_dir = "distributed_fashion_mnist_backup";
+  bool sync_bn = false;
   bool threads_given = false;
   std::vector<char*> shared_args;
   for (int i = 0; i < argc; ++i) {
     if (std::strcmp(argv[i], "--backup-dir") == 0 && i + 1 < argc) {
       backup_dir = argv[++i];
+      continue;
+    }
+    if (std::strcmp(argv[i], "--sync-bn") == 0) {
+      sync_bn = true;
       continue;
     }
     threads_given = threads_given || std::strcmp(argv[i], "--threads") == 0;
@@ -48,11 +54,11 @@ int main(int argc, char** argv) {
         layers::Input({28, 28}),
         layers::Reshape({28, 28, 1}),
         layers::Conv2D(32, 3, {.padding = "same"}),
-        layers::BatchNormalization({.synchronized = true}),
+        layers::BatchNormalization({.synchronized = sync_bn}),
         layers::Activation("relu"),
         layers::MaxPooling2D(),
         layers::Conv2D(64, 3, {.padding = "same"}),
-        layers::BatchNormalization({.synchronized = true}),
+        layers::BatchNormalization({.synchronized = sync_bn}),
         layers::Activation("relu"),
         layers::MaxPooling2D(),
         layers::Flatten(),
