@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_options.h"
 #include "fashion_mnist_cnn.h"
 #include "torch_baseline.h"
 
@@ -41,19 +42,16 @@ struct Args {
 
 Args parse_args(int argc, char** argv) {
   Args args;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) throw strata::ValueError("option " + arg + " needs a value");
-      return argv[++i];
-    };
+  const auto take = [&](const std::string& arg, const strata::bench::OptionValue& value) {
     if (arg == "--threads") args.threads = std::stoi(value());
     else if (arg == "--samples") args.samples = std::stoll(value());
     else if (arg == "--rounds") args.rounds = std::stoi(value());
     else if (arg == "--data") args.data = value();
     else if (arg == "--python") args.python = value();
-    else throw strata::ValueError("unknown option '" + arg + "'; expected --threads, --samples, --rounds, --data, --python");
-  }
+    else return false;
+    return true;
+  };
+  strata::bench::parse_options(argc, argv, "--threads, --samples, --rounds, --data, --python", take);
   if (args.threads < 1 || args.samples < kBatchSize || args.rounds < 1)
     throw strata::ValueError("expected --threads >= 1, --samples >= 128 and --rounds >= 1");
   return args;

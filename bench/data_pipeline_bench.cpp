@@ -22,6 +22,7 @@
 #include <nlohmann/json.hpp>
 #include <strata/strata.h>
 
+#include "bench_options.h"
 #include "fashion_mnist_cnn.h"
 #include "torch_baseline.h"
 
@@ -49,12 +50,7 @@ struct Args {
 
 Args parse_args(int argc, char** argv) {
   Args args;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) throw strata::ValueError("option " + arg + " needs a value");
-      return argv[++i];
-    };
+  const auto take = [&](const std::string& arg, const strata::bench::OptionValue& value) {
     if (arg == "--workers") args.workers = std::stoi(value());
     else if (arg == "--threads") args.threads = std::stoi(value());
     else if (arg == "--rounds") args.rounds = std::stoi(value());
@@ -62,8 +58,13 @@ Args parse_args(int argc, char** argv) {
     else if (arg == "--data") args.data = value();
     else if (arg == "--python") args.python = value();
     else if (arg == "--no-python") args.run_python = false;
-    else throw strata::ValueError("unknown option " + arg);
-  }
+    else return false;
+    return true;
+  };
+  strata::bench::parse_options(argc, argv,
+                               "--workers, --threads, --rounds, "
+                               "--cnn-samples, --data, --python, --no-python",
+                               take);
   return args;
 }
 

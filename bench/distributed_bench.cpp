@@ -28,6 +28,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "bench_options.h"
 #include "fashion_mnist_cnn.h"
 #include "torch_baseline.h"
 
@@ -74,12 +75,7 @@ struct Args {
 
 Args parse_args(int argc, char** argv) {
   Args args;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) throw strata::ValueError("option " + arg + " needs a value");
-      return argv[++i];
-    };
+  const auto take = [&](const std::string& arg, const strata::bench::OptionValue& value) {
     if (arg == "--worker") args.worker = true;
     else if (arg == "--result") args.result = value();
     else if (arg == "--bytes-per-pack") args.bytes_per_pack = std::stoll(value());
@@ -90,8 +86,13 @@ Args parse_args(int argc, char** argv) {
     else if (arg == "--data") args.data = value();
     else if (arg == "--python") args.python = value();
     else if (arg == "--no-python") args.run_python = false;
-    else throw strata::ValueError("unknown option " + arg);
-  }
+    else return false;
+    return true;
+  };
+  strata::bench::parse_options(argc, argv,
+                               "--worker, --result, --bytes-per-pack, --steps, --warmup, "
+                               "--repeats, --smoke, --data, --python, --no-python",
+                               take);
   if (args.smoke) {
     args.steps = 4;
     args.warmup = 1;

@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 #include <strata/strata.h>
 
+#include "bench_options.h"
 #include "torch_baseline.h"
 
 #include <chrono>
@@ -43,14 +44,15 @@ struct Args {
 
 Args parse_args(int argc, char** argv) {
   Args args;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string flag = argv[i], value = argv[i + 1];
-    if (flag == "--threads") args.threads = std::stoi(value);
-    else if (flag == "--samples") args.samples = std::stoll(value);
-    else if (flag == "--rounds") args.rounds = std::stoi(value);
-    else if (flag == "--data") args.data = value;
-    else throw ValueError("mixed_precision_bench: unknown option " + flag);
-  }
+  const auto take = [&](const std::string& arg, const strata::bench::OptionValue& value) {
+    if (arg == "--threads") args.threads = std::stoi(value());
+    else if (arg == "--samples") args.samples = std::stoll(value());
+    else if (arg == "--rounds") args.rounds = std::stoi(value());
+    else if (arg == "--data") args.data = value();
+    else return false;
+    return true;
+  };
+  strata::bench::parse_options(argc, argv, "--threads, --samples, --rounds, --data", take);
   return args;
 }
 

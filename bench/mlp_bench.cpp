@@ -20,6 +20,7 @@
 #include <nlohmann/json.hpp>
 #include <strata/strata.h>
 
+#include "bench_options.h"
 #include "torch_baseline.h"
 
 #include <algorithm>
@@ -57,12 +58,7 @@ struct Args {
 
 Args parse_args(int argc, char** argv) {
   Args args;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) throw strata::ValueError("option " + arg + " needs a value");
-      return argv[++i];
-    };
+  const auto take = [&](const std::string& arg, const strata::bench::OptionValue& value) {
     if (arg == "--threads") args.threads = std::stoi(value());
     else if (arg == "--epochs") args.epochs = std::stoi(value());
     else if (arg == "--samples") args.samples = std::stoll(value());
@@ -70,10 +66,13 @@ Args parse_args(int argc, char** argv) {
     else if (arg == "--data") args.data = value();
     else if (arg == "--python") args.python = value();
     else if (arg == "--no-python") args.run_python = false;
-    else
-      throw strata::ValueError("unknown option '" + arg +
-                               "'; expected --threads, --epochs, --samples, --rounds, --data, --python, --no-python");
-  }
+    else return false;
+    return true;
+  };
+  strata::bench::parse_options(argc, argv,
+                               "--threads, --epochs, --samples, "
+                               "--rounds, --data, --python, --no-python",
+                               take);
   if (args.threads < 1 || args.epochs < 1 || args.samples < 0 || args.rounds < 1)
     throw strata::ValueError("expected --threads, --epochs, --rounds >= 1 and --samples >= 0");
   return args;

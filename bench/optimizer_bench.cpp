@@ -17,6 +17,7 @@
 #include <strata/core/host_memory.h>
 #include <strata/strata.h>
 
+#include "bench_options.h"
 #include "torch_baseline.h"
 
 #include <chrono>
@@ -52,22 +53,17 @@ std::vector<std::string> split(const std::string& text) {
 
 Args parse_args(int argc, char** argv) {
   Args args;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) throw strata::ValueError("option " + arg + " needs a value");
-      return argv[++i];
-    };
+  const auto take = [&](const std::string& arg, const strata::bench::OptionValue& value) {
     if (arg == "--threads") args.threads = std::stoi(value());
     else if (arg == "--steps") args.steps = std::stoi(value());
     else if (arg == "--rounds") args.rounds = std::stoi(value());
     else if (arg == "--optimizers") args.optimizers = split(value());
     else if (arg == "--python") args.python = value();
     else if (arg == "--no-python") args.run_python = false;
-    else
-      throw strata::ValueError("unknown option '" + arg +
-                               "'; expected --threads, --steps, --rounds, --optimizers, --python, --no-python");
-  }
+    else return false;
+    return true;
+  };
+  strata::bench::parse_options(argc, argv, "--threads, --steps, --rounds, --optimizers, --python, --no-python", take);
   if (args.threads < 1 || args.steps < 1 || args.rounds < 1)
     throw strata::ValueError("expected --threads, --steps and --rounds >= 1");
   return args;

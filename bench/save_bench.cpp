@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 #include <strata/strata.h>
 
+#include "bench_options.h"
 #include "torch_baseline.h"
 
 #include <chrono>
@@ -42,19 +43,16 @@ struct Args {
 
 Args parse_args(int argc, char** argv) {
   Args args;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) throw strata::ValueError("option " + arg + " needs a value");
-      return argv[++i];
-    };
+  const auto take = [&](const std::string& arg, const strata::bench::OptionValue& value) {
     if (arg == "--dir") args.dir = value();
     else if (arg == "--rounds") args.rounds = std::stoi(value());
     else if (arg == "--threads") args.threads = std::stoi(value());
     else if (arg == "--python") args.python = value();
     else if (arg == "--no-python") args.run_python = false;
-    else throw strata::ValueError("unknown option " + arg);
-  }
+    else return false;
+    return true;
+  };
+  strata::bench::parse_options(argc, argv, "--dir, --rounds, --threads, --python, --no-python", take);
   return args;
 }
 
