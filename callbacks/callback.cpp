@@ -9,8 +9,10 @@ CallbackList::CallbackList(std::vector<std::shared_ptr<Callback>> callbacks, Mod
   // Every worker asks for batch logs when the chief does: reading them sums the metrics across the workers,
   // a collective all of them must join.
   for (const auto& callback : callbacks_) needs_batch_logs_ = needs_batch_logs_ || callback->needs_batch_logs();
-  if (model && !model->distribute_strategy().is_chief())
-    std::erase_if(callbacks_, [](const auto& callback) { return callback->chief_only(); });
+  if (model && !model->distribute_strategy().is_chief()) {
+    const bool copy = model->distribute_strategy().is_model_copy();
+    std::erase_if(callbacks_, [&](const auto& callback) { return callback->chief_only() || copy; });
+  }
   for (auto& callback : callbacks_) {
     callback->set_model(model);
     callback->set_params(params);

@@ -11,16 +11,20 @@
 #include <strata/distribute/strategy.h>
 
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 namespace strata::distribute {
 
 class ReplicaGroup {
  public:
   // One replica on `device`, no communication.
-  explicit ReplicaGroup(at::Device device = at::kCPU);
-  // Joins the job `cluster` describes (see MultiWorkerMirroredStrategy).
-  ReplicaGroup(std::string class_name, ClusterSpec cluster, CommunicationOptions options);
+  explicit ReplicaGroup(at::Device device = at::kCPU, std::string class_name = "OneDeviceStrategy");
+  // Joins the job `cluster` describes (see MultiWorkerMirroredStrategy), computing on `device` when given and
+  // otherwise on the local rank's GPU (or the CPU).
+  ReplicaGroup(std::string class_name, ClusterSpec cluster, CommunicationOptions options,
+               std::optional<at::Device> device = std::nullopt);
   ~ReplicaGroup();
 
   const std::string& class_name() const { return class_name_; }
@@ -39,6 +43,11 @@ class ReplicaGroup {
   GradientBuckets& buckets_for(const std::vector<at::Tensor>& variables);
   void arm_buckets();
 
+  // MirroredStrategy: replica 0's group keeps the in-process store server and the groups of the process's
+  // other replicas.
+  void adopt_local_replicas(std::unique_ptr<TcpStoreServer> server, std::vector<std::shared_ptr<ReplicaGroup>> others);
+  const std::vector<std::shared_ptr<ReplicaGroup>>& local_replicas() const { return local_replicas_; }
+
   // The shares of the latest replica_batch.
   int64_t local_size = 0;
   int64_t global_size = 0;
@@ -52,6 +61,8 @@ class ReplicaGroup {
   CommunicationOptions options_;
   at::Device device_ = at::kCPU;
   std::unique_ptr<TcpStoreServer> server_;
+  // Declared after the server, which their stores use, so they close first.
+  std::vector<std::shared_ptr<ReplicaGroup>> local_replicas_;
   std::unique_ptr<Store> store_;
   std::unique_ptr<Communicator> gloo_;
   std::unique_ptr<Communicator> nccl_;

@@ -67,9 +67,11 @@ std::string weight_list(const Model& model) {
 // ---------------------------------------------------------------------------------------------------------------
 // ReplicaGroup
 
-ReplicaGroup::ReplicaGroup(at::Device device) : class_name_("OneDeviceStrategy"), device_(device) {}
+ReplicaGroup::ReplicaGroup(at::Device device, std::string class_name)
+    : class_name_(std::move(class_name)), device_(device) {}
 
-ReplicaGroup::ReplicaGroup(std::string class_name, ClusterSpec cluster, CommunicationOptions options)
+ReplicaGroup::ReplicaGroup(std::string class_name, ClusterSpec cluster, CommunicationOptions options,
+                           std::optional<at::Device> device)
     : class_name_(std::move(class_name)), cluster_(std::move(cluster)), options_(options) {
   if (options_.timeout_seconds) {
     if (!(*options_.timeout_seconds > 0))
@@ -85,7 +87,9 @@ ReplicaGroup::ReplicaGroup(std::string class_name, ClusterSpec cluster, Communic
   const int gpus = at::hasCUDA() ? at::detail::getCUDAHooks().getNumGPUs() : 0;
   if (options_.implementation == CommunicationImplementation::kNccl && gpus == 0)
     throw ValueError(class_name_ + ": CommunicationImplementation::kNccl needs CUDA devices, and this process sees none");
-  if (options_.implementation != CommunicationImplementation::kRing && gpus > 0)
+  if (device)
+    device_ = *device;
+  else if (options_.implementation != CommunicationImplementation::kRing && gpus > 0)
     device_ = at::Device(at::kCUDA, static_cast<at::DeviceIndex>(cluster_.local_rank % gpus));
   if (!distributed()) return;
   if (cluster_.rendezvous.empty())
@@ -111,6 +115,12 @@ ReplicaGroup::ReplicaGroup(std::string class_name, ClusterSpec cluster, Communic
 }
 
 ReplicaGroup::~ReplicaGroup() = default;
+
+void ReplicaGroup::adopt_local_replicas(std::unique_ptr<TcpStoreServer> server,
+                                        std::vector<std::shared_ptr<ReplicaGroup>> others) {
+  server_ = std::move(server);
+  local_replicas_ = std::move(others);
+}
 
 Communicator& ReplicaGroup::communicator_for(const at::Tensor& tensor) {
   if (!tensor.is_cuda() || options_.implementation == CommunicationImplementation::kRing) {
@@ -172,6 +182,14 @@ int Strategy::num_replicas_in_sync() const { return group_->cluster().world_size
 int Strategy::replica_id() const { return group_->cluster().rank; }
 bool Strategy::is_chief() const { return group_->cluster().is_chief(); }
 at::Device Strategy::device() const { return group_->device(); }
+
+bool Strategy::is_model_copy() const { return !is_chief() && class_name() == "MirroredStrategy"; }
+
+std::vector<Strategy> Strategy::local_replicas() const {
+  std::vector<Strategy> out;
+  for (const auto& group : group_->local_replicas()) out.push_back(Strategy(group));
+  return out;
+}
 
 Strategy::Scope::Scope(const Strategy& strategy) : previous_(current_group) { current_group = strategy.group_; }
 Strategy::Scope::~Scope() { current_group = previous_; }

@@ -1,6 +1,6 @@
 #pragma once
-// Distribution strategies, as tf.distribute's: the same compile/fit/evaluate/predict code on one device or
-// on many processes, one replica each (data parallelism).
+// Distribution strategies, as tf.distribute's: the same compile/fit/evaluate/predict code on one device, on
+// several devices of one process, or on many processes, one replica per device (data parallelism).
 //
 //   distribute::MultiWorkerMirroredStrategy strategy;      // reads the cluster from strata-run's environment
 //   auto scope = strategy.scope();                         // Keras' `with strategy.scope():`
@@ -65,16 +65,23 @@ class Strategy {
   Strategy& operator=(const Strategy&) = default;
   Strategy& operator=(Strategy&&) noexcept = default;
 
-  // "OneDeviceStrategy", "MultiWorkerMirroredStrategy".
+  // "OneDeviceStrategy", "MirroredStrategy", "MultiWorkerMirroredStrategy".
   const std::string& class_name() const;
   int num_replicas_in_sync() const;
-  // This process's replica; replica 0 is the chief.
+  // This handle's replica; replica 0 is the chief.
   int replica_id() const;
   bool is_chief() const;
   bool distributed() const { return num_replicas_in_sync() > 1; }
   // The device this replica computes on. fit(), evaluate() and predict() move the model's weights there before the
   // first step and each batch as it comes; metric states stay on the CPU.
   at::Device device() const;
+  // MirroredStrategy: handles for this process's replicas after the first (one per further device), on which
+  // fit() and evaluate() run copies of the model; empty for the other strategies.
+  std::vector<Strategy> local_replicas() const;
+  // Whether this replica computes on a copy of the model in the model's own process (a MirroredStrategy's
+  // replicas after the first). A copy runs no callbacks, as the model itself runs them once, and leaves the
+  // process's global random generator to the model.
+  bool is_model_copy() const;
 
   // Keras' `with strategy.scope():` as a guard: while it lives, current_strategy() is this one, and models
   // compiled then use it.
@@ -161,6 +168,22 @@ class MultiWorkerMirroredStrategy : public Strategy {
   explicit MultiWorkerMirroredStrategy(CommunicationOptions options = {},
                                        std::optional<ClusterSpec> cluster = std::nullopt);
   const ClusterSpec& cluster() const;
+};
+
+// tf.distribute.MirroredStrategy: one process, one replica per device in `devices` (default: every visible GPU,
+// or the CPU when there is none). The model itself is replica 0 on the first device; fit() and evaluate() copy
+// it (clone_model and the same compile configuration, so it must be Sequential, functional or a registered
+// class) onto each further device and run the copies on their own threads, summing gradients and metrics as
+// MultiWorkerMirroredStrategy does: NCCL between GPUs, Gloo over loopback between CPU replicas. The CPU may be
+// listed several times (logical devices, as tf.config's virtual CPUs) to run several replicas there; a GPU
+// may be listed once. Only the model's call runs callbacks and prints.
+class MirroredStrategy : public Strategy {
+ public:
+  explicit MirroredStrategy(std::vector<at::Device> devices = {}, CommunicationOptions options = {});
+  const std::vector<at::Device>& devices() const { return devices_; }
+
+ private:
+  std::vector<at::Device> devices_;
 };
 
 // The strategy in effect on this thread: the innermost scope()'s, or the one fit()/evaluate() of a model

@@ -44,7 +44,7 @@ void EpochIterator::start_epoch(int epoch, int64_t skip) {
     step_ = skip;
     return;
   }
-  if (!iterator_ || !continue_across_epochs_) iterator_ = dataset_->make_iterator();
+  if (!feed_ && (!iterator_ || !continue_across_epochs_)) iterator_ = dataset_->make_iterator();
   while (step_ < skip && next()) {
   }
 }
@@ -61,15 +61,24 @@ std::optional<Batch> EpochIterator::next() {
     }
     return map_batch(data_, [&](const at::Tensor& t) { return t.narrow(0, begin, size); });
   }
+  if (feed_) {
+    BatchFeed::Item item = feed_->pop();
+    ran_out_ = item.ran_out;
+    if (item.batch) ++step_;
+    return std::move(item.batch);
+  }
   std::optional<data::Element> element = iterator_->next();
-  if (!element) {
+  std::optional<Batch> batch;
+  if (element) {
+    ++step_;
+    batch = to_batch_(std::move(*element));
+  } else {
     // Keras: with steps given, a dataset that runs dry ends training; a fresh pass starts next time otherwise.
     ran_out_ = steps_given_;
     iterator_.reset();
-    return std::nullopt;
   }
-  ++step_;
-  return to_batch_(std::move(*element));
+  for (const auto& feed : shared_with_) feed->push({batch, ran_out_});
+  return batch;
 }
 
 }  // namespace strata

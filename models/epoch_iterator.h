@@ -4,6 +4,7 @@
 // are batches already. Internal to the model loops.
 
 #include <strata/data/dataset.h>
+#include <strata/models/batch_feed.h>
 #include <strata/models/model_data.h>
 
 #include <cstdint>
@@ -11,6 +12,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace strata {
 
@@ -38,6 +40,11 @@ class EpochIterator {
   // A dataset given `steps` ran dry before an epoch's steps were done.
   bool ran_out() const { return ran_out_; }
 
+  // MirroredStrategy (models/batch_feed.h): a dataset iterator of the model hands what it reads to its copies'
+  // feeds; a copy's iterator reads its feed instead of the dataset.
+  void share_with(std::vector<std::shared_ptr<BatchFeed>> feeds) { shared_with_ = std::move(feeds); }
+  void follow(std::shared_ptr<BatchFeed> feed) { feed_ = std::move(feed); }
+
  private:
   // In-memory
   Batch data_;
@@ -51,6 +58,8 @@ class EpochIterator {
   std::unique_ptr<data::Iterator> iterator_;
   bool steps_given_ = false;
   bool ran_out_ = false;
+  std::vector<std::shared_ptr<BatchFeed>> shared_with_;
+  std::shared_ptr<BatchFeed> feed_;
 
   int64_t steps_ = kUnknownSteps;
   int64_t step_ = 0;  // batches given in this epoch, skipped ones included

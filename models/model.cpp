@@ -12,6 +12,7 @@
 #include <strata/models/epoch_iterator.h>
 #include <strata/models/functional_graph.h>
 #include <strata/models/model.h>
+#include <strata/models/local_replicas.h>
 #include <strata/optimizers/loss_scale_optimizer.h>
 
 #include <algorithm>
@@ -163,6 +164,7 @@ void Model::compile(CompileOptions options) {
   loss_computed_ = false;
   training_variables_.clear();
   strategy_ = options.strategy ? *options.strategy : distribute::current_strategy();
+  local_replicas_.reset();
   compile_options_ = std::move(given);
   compiled_ = true;
 }
@@ -419,6 +421,9 @@ void check_fit_options(const std::string& who, const FitOptions& options) {
 
 callbacks::History Model::fit(const ModelData& x, const ModelData& y, FitOptions options) {
   require_compiled("fit()");
+  if (LocalReplicas* replicas = local_replicas_to_run())
+    return replicas->run<callbacks::History>([&] { return fit(x, y, options); },
+                                             [&](Model& copy) { copy.fit(x, y, options); });
   const std::string who = describe() + ": fit()";
   check_batch_size(who, options.batch_size);
   if (!(options.validation_split >= 0.0 && options.validation_split < 1.0))
@@ -451,7 +456,7 @@ callbacks::History Model::fit(const ModelData& x, const ModelData& y, FitOptions
   options.class_weight.clear();  // folded into the sample weights once, not again per batch
 
   // One draw from the global generator, so set_random_seed fixes every epoch's order (FitOptions::initial_epoch).
-  const uint64_t shuffle_seed = strategy_.broadcast_from_chief(draw_seed());
+  const uint64_t shuffle_seed = strategy_.broadcast_from_chief(strategy_.is_model_copy() ? 0 : draw_seed());
   EpochIterator train_batches(std::move(train), options.batch_size,
                               options.shuffle ? std::optional<uint64_t>(shuffle_seed) : std::nullopt);
   std::optional<EpochIterator> val_batches;
@@ -464,6 +469,9 @@ callbacks::History Model::fit(const ModelData& x, const ModelData& y, FitOptions
 
 callbacks::History Model::fit(const data::Dataset& dataset, FitOptions options) {
   require_compiled("fit()");
+  if (LocalReplicas* replicas = local_replicas_to_run())
+    return replicas->run<callbacks::History>([&] { return fit(dataset, options); },
+                                             [&](Model& copy) { copy.fit(dataset, options); });
   const std::string who = describe() + ": fit()";
   check_fit_options(who, options);
   if (options.validation_split > 0.0)
@@ -515,6 +523,7 @@ callbacks::History Model::run_fit(const std::string& who, EpochIterator& train, 
   for (int epoch = fit_start.epoch; epoch < options.epochs && !stop_training; ++epoch) {
     reset_metrics();
     callbacks.on_epoch_begin(epoch, {});
+    follow_chief_callbacks();
     const int64_t first_step = epoch == fit_start.epoch ? fit_start.step : 0;
     train.start_epoch(epoch, first_step);
     for (int64_t step = first_step; !stop_training; ++step) {
@@ -529,6 +538,7 @@ callbacks::History Model::run_fit(const std::string& who, EpochIterator& train, 
       joined = true;
       share = on_device(share);
       callbacks.on_train_batch_begin(step, {});
+      follow_chief_callbacks();
       const int64_t reductions = strategy_.gradient_reductions();
       train_step(share);
       if (strategy_.distributed() && strategy_.gradient_reductions() == reductions)
@@ -536,6 +546,7 @@ callbacks::History Model::run_fit(const std::string& who, EpochIterator& train, 
                          "the replicas with distribute_strategy().reduce_gradients(grads, weights) before applying "
                          "them (Model::train_step does); this one did not, so the replicas would drift apart");
       callbacks.on_train_batch_end(step, callbacks.needs_batch_logs() ? metric_logs() : Logs());
+      follow_chief_callbacks();
     }
     if (train.ran_out()) {
       // Keras' warning, word for word, and training stops after this epoch.
@@ -551,6 +562,7 @@ callbacks::History Model::run_fit(const std::string& who, EpochIterator& train, 
       for (const auto& [key, value] : run_test_loop(*validation, callbacks)) epoch_logs.set("val_" + key, value);
     }
     callbacks.on_epoch_end(epoch, epoch_logs);
+    follow_chief_callbacks();
   }
   // Keras swaps in the EMA weights (with use_ema) once training ends.
   if (options.epochs > options.initial_epoch) optimizer_->finalize_variable_values(trainable_weights());
@@ -620,6 +632,26 @@ void Model::average_non_trainable_weights() {
   for (auto& value : values) value.div_(strategy_.num_replicas_in_sync());
 }
 
+void Model::follow_chief_callbacks() {
+  if (!strategy_.distributed()) return;
+  std::vector<at::Tensor> state = {at::tensor({stop_training ? 1.0 : 0.0, optimizer_->learning_rate()}, at::kDouble)};
+  strategy_.broadcast_from_chief(state);
+  stop_training = state[0][0].item<double>() != 0.0;
+  // Only a changed value is set, so a learning-rate schedule (equal on every replica) stays a schedule.
+  const double chief_learning_rate = state[0][1].item<double>();
+  if (chief_learning_rate != optimizer_->learning_rate()) optimizer_->set_learning_rate(chief_learning_rate);
+}
+
+LocalReplicas* Model::local_replicas_to_run() {
+  if (local_replicas_ && local_replicas_->running()) return nullptr;
+  if (!local_replicas_) {
+    const std::vector<distribute::Strategy> replicas = strategy_.local_replicas();
+    if (replicas.empty()) return nullptr;
+    local_replicas_ = std::make_shared<LocalReplicas>(*this, replicas);
+  }
+  return local_replicas_.get();
+}
+
 Logs Model::run_evaluate(EpochIterator& batches, const EvaluateOptions& options) {
   std::vector<std::shared_ptr<Callback>> all = unwrap(options.callbacks);
   if (options.verbose != 0) all.push_back(std::make_shared<callbacks::ProgbarLogger>());
@@ -631,6 +663,9 @@ Logs Model::run_evaluate(EpochIterator& batches, const EvaluateOptions& options)
 
 Logs Model::evaluate(const ModelData& x, const ModelData& y, EvaluateOptions options) {
   require_compiled("evaluate()");
+  if (LocalReplicas* replicas = local_replicas_to_run())
+    return replicas->run<Logs>([&] { return evaluate(x, y, options); },
+                               [&](Model& copy) { copy.evaluate(x, y, options); });
   const std::string who = describe() + ": evaluate()";
   check_batch_size(who, options.batch_size);
   if (options.steps) throw ValueError(who + ": steps is for datasets; with tensors every sample is evaluated");
@@ -644,6 +679,9 @@ Logs Model::evaluate(const ModelData& x, const ModelData& y, EvaluateOptions opt
 
 Logs Model::evaluate(const data::Dataset& dataset, EvaluateOptions options) {
   require_compiled("evaluate()");
+  if (LocalReplicas* replicas = local_replicas_to_run())
+    return replicas->run<Logs>([&] { return evaluate(dataset, options); },
+                               [&](Model& copy) { copy.evaluate(dataset, options); });
   const std::string who = describe() + ": evaluate()";
   if (!options.sample_weight.empty())
     throw ValueError(who + ": sample_weight is not taken with a dataset; make it the element's third part");
@@ -751,13 +789,19 @@ Batch Model::batch_from_element(data::Element element, const std::string& who) c
 
 EpochIterator Model::dataset_batches(const data::Dataset& dataset, std::optional<int64_t> steps,
                                      bool continue_across_epochs, const std::string& who) const {
-  return EpochIterator(dataset, steps, continue_across_epochs,
-                       [this, who](data::Element element) { return batch_from_element(std::move(element), who); },
-                       who);
+  EpochIterator batches(dataset, steps, continue_across_epochs,
+                        [this, who](data::Element element) { return batch_from_element(std::move(element), who); },
+                        who);
+  if (batch_feed_) batches.follow(batch_feed_);
+  else if (local_replicas_ && local_replicas_->running()) batches.share_with(local_replicas_->feeds());
+  return batches;
 }
 
 Logs Model::train_on_batch(const ModelData& x, const ModelData& y, const ModelData& sample_weight) {
   require_compiled("train_on_batch()");
+  if (LocalReplicas* replicas = local_replicas_to_run())
+    return replicas->run<Logs>([&] { return train_on_batch(x, y, sample_weight); },
+                               [&](Model& copy) { copy.train_on_batch(x, y, sample_weight); });
   const std::string who = describe() + ": train_on_batch()";
   std::vector<Shape> y_pred_shapes;
   const Batch data = collect_data(who, x, y, sample_weight, &y_pred_shapes);
@@ -773,6 +817,9 @@ Logs Model::train_on_batch(const ModelData& x, const ModelData& y, const ModelDa
 
 Logs Model::test_on_batch(const ModelData& x, const ModelData& y, const ModelData& sample_weight) {
   require_compiled("test_on_batch()");
+  if (LocalReplicas* replicas = local_replicas_to_run())
+    return replicas->run<Logs>([&] { return test_on_batch(x, y, sample_weight); },
+                               [&](Model& copy) { copy.test_on_batch(x, y, sample_weight); });
   const std::string who = describe() + ": test_on_batch()";
   std::vector<Shape> y_pred_shapes;
   const Batch data = collect_data(who, x, y, sample_weight, &y_pred_shapes);

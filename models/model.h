@@ -32,6 +32,8 @@ class FunctionalGraph;
 class EpochIterator;
 class CompiledLoss;
 class CompiledMetrics;
+class LocalReplicas;
+class BatchFeed;
 
 struct CompileOptions {
   optimizers::Spec optimizer = "rmsprop";
@@ -280,6 +282,12 @@ class Model : public Layer {
   // Averages the non-trainable weights (BatchNormalization's moving statistics) over the replicas, as
   // tf.distribute reads them.
   void average_non_trainable_weights();
+  // Under a strategy with several replicas: every replica takes the chief's stop_training and learning rate, so
+  // a callback that runs only on the chief (as on a MirroredStrategy's copies) still steers them all.
+  void follow_chief_callbacks();
+  // MirroredStrategy: the copies of this model for the strategy's further devices (made on first use), unless
+  // its strategy has one replica in this process or they are already running this call.
+  LocalReplicas* local_replicas_to_run();
   Logs run_evaluate(EpochIterator& batches, const EvaluateOptions& options);
   Tensors run_predict(EpochIterator& batches, const PredictOptions& options);
   // A dataset element as a Batch: the first tensors are the inputs, then one target per output, then sample weights.
@@ -300,6 +308,10 @@ class Model : public Layer {
   std::vector<std::shared_ptr<metrics::Mean>> added_metrics_;  // one per add_metric() name
   std::vector<at::Tensor> training_variables_;
   distribute::Strategy strategy_;
+  std::shared_ptr<LocalReplicas> local_replicas_;
+  // A MirroredStrategy copy's dataset batches, as the model reads them (models/batch_feed.h).
+  std::shared_ptr<BatchFeed> batch_feed_;
+  friend class LocalReplicas;
   callbacks::History history_;
 };
 

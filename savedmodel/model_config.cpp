@@ -495,5 +495,9 @@ std::shared_ptr<Model> model_from_json(const std::string& text) {
   return model_from_config(spec);
 }
 
+std::shared_ptr<Model> clone_model(const Model& model) {
+  return model_from_config(serialize_model(model, KerasDialect::kKeras3));
+}
+
 }  // namespace models
 }  // namespace strata

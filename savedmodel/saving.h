@@ -15,6 +15,9 @@ namespace strata::models {
 // initialised.
 std::shared_ptr<Model> model_from_json(const std::string& json);
 std::shared_ptr<Model> model_from_config(const nlohmann::json& spec);
+// Keras' clone_model: a new, uncompiled model of the same architecture (model_from_config of its config), with
+// freshly initialised weights. The model must be Sequential, functional or a registered custom class.
+std::shared_ptr<Model> clone_model(const Model& model);
 
 struct LoadModelOptions {
   bool compile = true;  // compile with the saved configuration and restore the optimizer's state

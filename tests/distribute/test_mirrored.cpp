@@ -1,0 +1,206 @@
+// MirroredStrategy in one process: several replicas on logical CPU devices (the way tf.distribute is tested
+// without GPUs), each a copy of the model on its own thread. A run must end with the weights, logs and
+// evaluation of one replica trained on the same global batches, and the chief's callbacks must steer the copies.
+
+#include <catch2/catch.hpp>
+#include <strata/strata.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+using namespace strata;
+
+namespace {
+
+const datasets::Data& fashion_mnist() {
+  static const datasets::Data data = datasets::fashion_mnist::load(STRATA_FASHION_MNIST_DIR);
+  return data;
+}
+
+// tanh, not ReLU: a ReLU input within rounding of zero could switch on in one run and off in the other.
+Sequential mirrored_test_model() {
+  return Sequential({
+      layers::Input({28, 28}),
+      layers::Reshape({28, 28, 1}),
+      layers::Conv2D(4, 3, {.strides = 2}),
+      layers::BatchNormalization({.synchronized = true}),
+      layers::Activation("tanh"),
+      layers::Flatten(),
+      layers::Dense(16, {.activation = "tanh", .kernel_regularizer = regularizers::L2(1e-3)}),
+      layers::Dense(10),
+  });
+}
+
+struct Run {
+  std::vector<at::Tensor> weights;
+  std::map<std::string, std::vector<double>> history;
+  Logs evaluation;
+};
+
+struct RunOptions {
+  int64_t samples = 256;
+  int64_t batch = 64;
+  int epochs = 2;
+  bool dataset = false;
+  std::vector<CallbackRef> callbacks = {};
+};
+
+Run train(const distribute::Strategy& strategy, const RunOptions& options) {
+  set_random_seed(7);
+  Sequential model = mirrored_test_model();
+  model.compile({.optimizer = optimizers::SGD({.learning_rate = 0.1, .momentum = 0.9}),
+                 .loss = losses::SparseCategoricalCrossentropy({.from_logits = true}),
+                 .metrics = {"accuracy"},
+                 .strategy = strategy});
+  const auto& data = fashion_mnist();
+  const at::Tensor x = data.x_train.narrow(0, 0, options.samples);
+  const at::Tensor y = data.y_train.narrow(0, 0, options.samples);
+  const at::Tensor x_val = data.x_test.narrow(0, 0, 100);
+  const at::Tensor y_val = data.y_test.narrow(0, 0, 100);
+  Run run;
+  if (options.dataset) {
+    const auto train_set = data::Dataset::from_tensor_slices({x, y}).shuffle(1000, {.seed = 3}).batch(options.batch);
+    const auto val_set = data::Dataset::from_tensor_slices({x_val, y_val}).batch(options.batch);
+    run.history = model.fit(train_set, {.epochs = options.epochs, .verbose = 0, .callbacks = options.callbacks,
+                                        .validation_data = val_set}).history;
+    run.evaluation = model.evaluate(val_set, {.verbose = 0});
+  } else {
+    run.history = model.fit(x, y, {.batch_size = options.batch, .epochs = options.epochs, .verbose = 0,
+                                   .callbacks = options.callbacks, .validation_data = {x_val, y_val}}).history;
+    run.evaluation = model.evaluate(x_val, y_val, {.batch_size = options.batch, .verbose = 0});
+  }
+  run.weights = model.get_weights();
+  return run;
+}
+
+// The replicas' rounding differs from one replica's (the sums of the batch's halves are added in another order),
+// so equality holds to rounding: the multi-process tests measure 2e-6 to 7e-6 on this model.
+void check_same(const Run& mirrored, const Run& single) {
+  REQUIRE(mirrored.weights.size() == single.weights.size());
+  for (size_t i = 0; i < single.weights.size(); ++i) {
+    INFO("weight " << i);
+    CHECK((mirrored.weights[i] - single.weights[i]).abs().max().item<double>() < 1e-4);
+  }
+  REQUIRE(mirrored.history.size() == single.history.size());
+  for (const auto& [key, values] : single.history) {
+    INFO("log " << key);
+    REQUIRE(mirrored.history.at(key).size() == values.size());
+    for (size_t epoch = 0; epoch < values.size(); ++epoch)
+      CHECK(mirrored.history.at(key)[epoch] == Approx(values[epoch]).margin(1e-4));
+  }
+  for (const auto& [key, value] : single.evaluation) {
+    INFO("evaluate " << key);
+    CHECK(mirrored.evaluation.at(key) == Approx(value).margin(1e-4));
+  }
+}
+
+const at::Device kCpu(at::kCPU);
+
+}  // namespace
+
+TEST_CASE("MirroredStrategy on two logical CPU devices trains as one replica on the same global batches",
+          "[distribute][mirrored]") {
+  const distribute::MirroredStrategy strategy({kCpu, kCpu});
+  CHECK(strategy.class_name() == "MirroredStrategy");
+  CHECK(strategy.num_replicas_in_sync() == 2);
+  CHECK(strategy.is_chief());
+  CHECK(strategy.local_replicas().size() == 1);
+  check_same(train(strategy, {}), train(distribute::OneDeviceStrategy(), {}));
+}
+
+TEST_CASE("MirroredStrategy on three replicas splits an uneven last batch as one replica would",
+          "[distribute][mirrored]") {
+  // 250 samples in batches of 60: the last batch of 10 splits 4/3/3.
+  check_same(train(distribute::MirroredStrategy({kCpu, kCpu, kCpu}), {.samples = 250, .batch = 60}),
+             train(distribute::OneDeviceStrategy(), {.samples = 250, .batch = 60}));
+}
+
+TEST_CASE("MirroredStrategy's replicas read one shuffled dataset in the same order", "[distribute][mirrored]") {
+  check_same(train(distribute::MirroredStrategy({kCpu, kCpu}), {.dataset = true}),
+             train(distribute::OneDeviceStrategy(), {.dataset = true}));
+}
+
+TEST_CASE("under MirroredStrategy the callbacks run once on the model and steer every replica",
+          "[distribute][mirrored]") {
+  // It acts on the model alone: the copies must follow its learning rate and its stop, or the weights differ.
+  class Steering : public Callback {
+   public:
+    int batches = 0;
+    void on_epoch_begin(int epoch, const Logs&) override {
+      epoch_ = epoch;
+      if (epoch > 0) model()->optimizer().set_learning_rate(model()->optimizer().learning_rate() * 0.5);
+    }
+    void on_train_batch_end(int64_t batch, const Logs&) override {
+      ++batches;
+      if (epoch_ == 1 && batch == 1) model()->stop_training = true;
+    }
+
+   private:
+    int epoch_ = 0;
+  };
+  auto mirrored_steering = std::make_shared<Steering>();
+  auto single_steering = std::make_shared<Steering>();
+  const Run mirrored = train(distribute::MirroredStrategy({kCpu, kCpu}), {.epochs = 3, .callbacks = {mirrored_steering}});
+  const Run single = train(distribute::OneDeviceStrategy(), {.epochs = 3, .callbacks = {single_steering}});
+  // 4 batches in epoch 0, 2 in epoch 1, then stopped; each seen once although two replicas ran it.
+  CHECK(mirrored_steering->batches == 6);
+  CHECK(single_steering->batches == 6);
+  CHECK(mirrored.history.at("loss").size() == 2);
+  check_same(mirrored, single);
+}
+
+TEST_CASE("MirroredStrategy's train_on_batch and test_on_batch run on every replica", "[distribute][mirrored]") {
+  const auto& data = fashion_mnist();
+  const at::Tensor x = data.x_train.narrow(0, 0, 64), y = data.y_train.narrow(0, 0, 64);
+  auto run = [&](const distribute::Strategy& strategy) {
+    set_random_seed(11);
+    Sequential model = mirrored_test_model();
+    model.compile({.optimizer = optimizers::SGD({.learning_rate = 0.1}),
+                   .loss = losses::SparseCategoricalCrossentropy({.from_logits = true}),
+                   .strategy = strategy});
+    model.train_on_batch(x, y);
+    const Logs second = model.train_on_batch(x, y);
+    const Logs tested = model.test_on_batch(x, y);
+    return std::make_tuple(second.at("loss"), tested.at("loss"), model.get_weights());
+  };
+  const auto [mirrored_train, mirrored_test, mirrored_weights] = run(distribute::MirroredStrategy({kCpu, kCpu}));
+  const auto [single_train, single_test, single_weights] = run(distribute::OneDeviceStrategy());
+  CHECK(mirrored_train == Approx(single_train).margin(1e-5));
+  CHECK(mirrored_test == Approx(single_test).margin(1e-5));
+  for (size_t i = 0; i < single_weights.size(); ++i)
+    CHECK((mirrored_weights[i] - single_weights[i]).abs().max().item<double>() < 1e-5);
+}
+
+TEST_CASE("MirroredStrategy's default devices and the errors for bad lists", "[distribute][mirrored]") {
+  if (!at::hasCUDA()) {
+    // tf.distribute's default without GPUs: one replica on the CPU.
+    const distribute::MirroredStrategy strategy;
+    CHECK(strategy.num_replicas_in_sync() == 1);
+    CHECK(strategy.device() == kCpu);
+    CHECK(strategy.devices() == std::vector<at::Device>{kCpu});
+    CHECK(strategy.class_name() == "MirroredStrategy");
+    CHECK_THROWS_WITH(distribute::MirroredStrategy({at::Device("cuda:0")}),
+                      Catch::Contains("device 0 (cuda:0) is not one of the 0 visible GPUs"));
+  }
+  CHECK_THROWS_WITH(distribute::MirroredStrategy({kCpu, at::Device("cuda:0")}),
+                    Catch::Contains("device 1 (cuda:0) is not of the first device's type (cpu)"));
+  CHECK_THROWS_WITH(distribute::MirroredStrategy({kCpu}, {.implementation = distribute::CommunicationImplementation::kNccl}),
+                    Catch::Contains("kNccl needs CUDA devices"));
+}
+
+TEST_CASE("MirroredStrategy names a model it cannot copy onto its further devices", "[distribute][mirrored]") {
+  // Not registered, so no config can bring it back.
+  class Unregistered : public Model {
+   public:
+    Unregistered() : Model("Unregistered") { dense_ = track(layers::Dense(2)); }
+    at::Tensor call(const at::Tensor& inputs, bool training) override { return (*dense_)(inputs, training); }
+
+   private:
+    std::shared_ptr<layers::Dense> dense_;
+  };
+  Unregistered model;
+  model.compile({.optimizer = "sgd", .loss = "mse", .strategy = distribute::MirroredStrategy({kCpu, kCpu})});
+  CHECK_THROWS_WITH(model.fit(at::ones({4, 3}), at::ones({4, 2}), {.verbose = 0}),
+                    Catch::Contains("MirroredStrategy runs a copy of the model on each of its 2 devices"));
+}
