@@ -1,7 +1,9 @@
-// Trains the Fashion-MNIST CNN data-parallel across processes, one replica each, with the same Keras code as
+// Trains the Fashion-MNIST CNN data-parallel, one replica per process or per device, with the same Keras code as
 // the single-process example: only the strategy and its scope are new.
 //   strata-run --nproc-per-node 2 ./build/examples/distributed_fashion_mnist          (CPU processes, Gloo)
 //   strata-run --nnodes 2 --node-rank R --master host0:29500 --nproc-per-node 1 ...   (two hosts)
+//   ./build/examples/distributed_fashion_mnist --mirrored       (one process, every visible GPU, NCCL)
+//   ./build/examples/distributed_fashion_mnist --cpu-replicas 2 (one process, two logical CPU devices)
 // Under the strategy, --batch-size is the global batch: each of the N workers computes 1/N of every batch and the
 // gradients are summed across workers while backward runs. With --sync-bn, BatchNormalization normalizes with the
 // global batch's statistics (synchronized); it costs two all-reduces per layer and step, worth it when the batch
@@ -9,18 +11,24 @@
 // backs the job up every epoch into --backup-dir: when a worker dies, strata-run stops the job, and running the
 // same command again resumes from the last backup.
 // Options: --epochs N, --batch-size N (global), --threads N (per process, default 1), --data DIR, --smoke,
-// --backup-dir DIR, --sync-bn.
+// --backup-dir DIR, --sync-bn, --mirrored (MirroredStrategy over every visible GPU, or the CPU without one),
+// --cpu-replicas N (MirroredStrategy over N logical CPU devices).
 
 #include "example_cli.h"
 
+#include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <vector>
 
 int main(int argc, char** argv) {
   using namespace strata;
-  // --backup-dir and --sync-bn are this example's own options; the rest are the shared example options.
+  // --backup-dir, --sync-bn, --mirrored and --cpu-replicas are this example's own options; the rest are the
+  // shared example options.
   std::string backup_dir = "distributed_fashion_mnist_backup";
   bool sync_bn = false;
+  bool mirrored = false;
+  std::optional<int> cpu_replicas;
   bool threads_given = false;
   std::vector<char*> shared_args;
   for (int i = 0; i < argc; ++i) {
@@ -32,6 +40,15 @@ int main(int argc, char** argv) {
       sync_bn = true;
       continue;
     }
+    if (std::strcmp(argv[i], "--mirrored") == 0) {
+      mirrored = true;
+      continue;
+    }
+    if (std::strcmp(argv[i], "--cpu-replicas") == 0 && i + 1 < argc) {
+      cpu_replicas = std::atoi(argv[++i]);
+      mirrored = true;
+      continue;
+    }
     threads_given = threads_given || std::strcmp(argv[i], "--threads") == 0;
     shared_args.push_back(argv[i]);
   }
@@ -39,12 +56,19 @@ int main(int argc, char** argv) {
     examples::Args args = examples::parse_args(static_cast<int>(shared_args.size()), shared_args.data(), 6);
     if (!threads_given) args.threads = 1;  // one replica per core: strata-run --bind-cores pins each process
 
-    // Joins the job strata-run started (its rank, world size and rendezvous store are in the environment); run
-    // without strata-run it is a single worker.
-    distribute::MultiWorkerMirroredStrategy strategy;
+    if (cpu_replicas && *cpu_replicas < 1) throw ValueError("--cpu-replicas must be >= 1");
+    // MultiWorkerMirroredStrategy joins the job strata-run started (its rank, world size and rendezvous store are
+    // in the environment); run without strata-run it is a single worker. MirroredStrategy makes one replica per
+    // device in this process.
+    const distribute::Strategy strategy =
+        !mirrored      ? distribute::Strategy(distribute::MultiWorkerMirroredStrategy())
+        : cpu_replicas ? distribute::Strategy(distribute::MirroredStrategy(
+                             std::vector<at::Device>(static_cast<size_t>(*cpu_replicas), at::Device(at::kCPU))))
+                       : distribute::Strategy(distribute::MirroredStrategy());
     const auto data = examples::load_data(args, {.train = 2000, .test = 1000});
     if (strategy.is_chief())
-      std::printf("%d replicas in sync; global batch %lld (%lld per replica)\n", strategy.num_replicas_in_sync(),
+      std::printf("%s: %d replicas in sync; global batch %lld (%lld per replica)\n", strategy.class_name().c_str(),
+                  strategy.num_replicas_in_sync(),
                   static_cast<long long>(args.batch_size),
                   static_cast<long long>(args.batch_size / strategy.num_replicas_in_sync()));
 
