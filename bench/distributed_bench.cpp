@@ -11,6 +11,8 @@
 //   Strata, 1 process and 2 processes (gradient buckets of CommunicationOptions.bytes_per_pack = 1 MiB, whose
 //   all-reduces start during backward);
 //   Strata, 2 processes with one bucket holding every gradient (its all-reduce starts when backward has finished);
+//   Strata, MirroredStrategy over 2 logical CPU devices: one process (not pinned), a copy of the model per replica
+//   on its own thread, one ATen thread each;
 //   PyTorch DDP (bench/distributed_baseline.py run by --python: gloo on loopback, default bucket_cap_mb 25,
 //   torch.multiprocessing processes pinned to one core each, one thread), 1 and 2 processes.
 // Scaling efficiency = samples/s(2 processes) / (2 x samples/s(1 process)).
@@ -18,7 +20,8 @@
 // Prints a table on stdout and then one JSON line with every figure; progress goes to stderr.
 // Options: --steps N (40), --warmup N (5), --repeats N (3), --data DIR, --python PATH (/usr/bin/python3),
 //          --no-python, --smoke (4 timed steps, 1 warm-up, 1 repeat, no PyTorch).
-// Internal: --worker --result FILE [--bytes-per-pack B] is what each process strata-run starts runs.
+// Internal: --worker --result FILE [--bytes-per-pack B] [--mirrored-replicas N] is what each process strata-run
+// starts (or the driver, for MirroredStrategy) runs.
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
@@ -64,6 +67,7 @@ struct Args {
   bool worker = false;
   std::string result;
   int64_t bytes_per_pack = kOneMiB;
+  int mirrored_replicas = 0;  // > 0: one process under MirroredStrategy over that many logical CPU devices
   int steps = 40;
   int warmup = 5;
   int repeats = 3;
@@ -79,6 +83,7 @@ Args parse_args(int argc, char** argv) {
     if (arg == "--worker") args.worker = true;
     else if (arg == "--result") args.result = value();
     else if (arg == "--bytes-per-pack") args.bytes_per_pack = std::stoll(value());
+    else if (arg == "--mirrored-replicas") args.mirrored_replicas = std::stoi(value());
     else if (arg == "--steps") args.steps = std::stoi(value());
     else if (arg == "--warmup") args.warmup = std::stoi(value());
     else if (arg == "--repeats") args.repeats = std::stoi(value());
@@ -90,7 +95,7 @@ Args parse_args(int argc, char** argv) {
     return true;
   };
   strata::bench::parse_options(argc, argv,
-                               "--worker, --result, --bytes-per-pack, --steps, --warmup, "
+                               "--worker, --result, --bytes-per-pack, --mirrored-replicas, --steps, --warmup, "
                                "--repeats, --smoke, --data, --python, --no-python",
                                take);
   if (args.smoke) {
@@ -125,7 +130,12 @@ class StepClock : public strata::Callback {
 int run_worker(const Args& args) {
   using namespace strata;
   at::set_num_threads(1);
-  distribute::MultiWorkerMirroredStrategy strategy({.bytes_per_pack = args.bytes_per_pack});
+  const distribute::CommunicationOptions options{.bytes_per_pack = args.bytes_per_pack};
+  const distribute::Strategy strategy =
+      args.mirrored_replicas > 0
+          ? distribute::Strategy(distribute::MirroredStrategy(
+                std::vector<at::Device>(static_cast<size_t>(args.mirrored_replicas), at::Device(at::kCPU)), options))
+          : distribute::Strategy(distribute::MultiWorkerMirroredStrategy(options));
   const int replicas = strategy.num_replicas_in_sync();
   const int64_t global_batch = kPerReplicaBatch * replicas;
   const int64_t steps = args.warmup + args.steps;
@@ -185,16 +195,25 @@ struct Driver {
   std::string self;
   std::filesystem::path scratch;
 
-  double strata_samples_per_s(int processes, int64_t bytes_per_pack) const {
+  // `processes` processes under strata-run, or one process with `mirrored_replicas` replicas.
+  double strata_samples_per_s(int processes, int64_t bytes_per_pack, int mirrored_replicas = 0) const {
     const std::string result = (scratch / "result.json").string();
     std::filesystem::remove(result);
-    const int code = spawn_and_wait({STRATA_RUN_EXE, "--nproc-per-node", std::to_string(processes), "--bind-cores",
-                                     "--timeout", "120", self, "--worker", "--result", result, "--bytes-per-pack",
+    std::vector<std::string> argv = {self, "--worker", "--result", result, "--bytes-per-pack",
                                      std::to_string(bytes_per_pack), "--steps", std::to_string(args.steps),
-                                     "--warmup", std::to_string(args.warmup), "--data", args.data});
+                                     "--warmup", std::to_string(args.warmup), "--data", args.data};
+    if (mirrored_replicas > 0) {
+      argv.insert(argv.end(), {"--mirrored-replicas", std::to_string(mirrored_replicas)});
+    } else {
+      argv.insert(argv.begin(), {STRATA_RUN_EXE, "--nproc-per-node", std::to_string(processes), "--bind-cores",
+                                 "--timeout", "120"});
+    }
+    const int code = spawn_and_wait(argv);
     if (code != 0)
-      throw strata::Error("distributed_bench: strata-run with " + std::to_string(processes) +
-                          " processes exited with " + std::to_string(code));
+      throw strata::Error("distributed_bench: " +
+                          (mirrored_replicas > 0 ? std::to_string(mirrored_replicas) + " mirrored replicas"
+                                                 : "strata-run with " + std::to_string(processes) + " processes") +
+                          " exited with " + std::to_string(code));
     std::ifstream in(result);
     if (!in) throw strata::IOError("distributed_bench: the chief wrote no result file " + result);
     return nlohmann::json::parse(in).at("samples_per_s").get<double>();
@@ -236,15 +255,18 @@ int run_driver(const Args& args, const char* argv0) {
   // One thread per process on both sides (strata-run sets it only for several processes; Python reads it too).
   setenv("OMP_NUM_THREADS", "1", 1);
 
-  std::vector<double> one, two, two_one_bucket, torch_one, torch_two;
+  std::vector<double> one, two, two_one_bucket, mirrored_two, torch_one, torch_two;
   std::string torch_reason = args.run_python ? "" : (args.smoke ? "--smoke" : "--no-python");
   std::string torch_version;
   for (int repeat = 1; repeat <= args.repeats; ++repeat) {
     one.push_back(driver.strata_samples_per_s(1, kOneMiB));
     two.push_back(driver.strata_samples_per_s(2, kOneMiB));
     two_one_bucket.push_back(driver.strata_samples_per_s(2, kOneBucket));
-    std::fprintf(stderr, "  repeat %d: strata 1 process %.1f samples/s, 2 processes %.1f, 2 with one bucket %.1f\n",
-                 repeat, one.back(), two.back(), two_one_bucket.back());
+    mirrored_two.push_back(driver.strata_samples_per_s(1, kOneMiB, 2));
+    std::fprintf(stderr,
+                 "  repeat %d: strata 1 process %.1f samples/s, 2 processes %.1f, 2 with one bucket %.1f, "
+                 "2 mirrored replicas in one process %.1f\n",
+                 repeat, one.back(), two.back(), two_one_bucket.back(), mirrored_two.back());
     if (torch_reason.empty()) {
       const auto t1 = driver.torch_samples_per_s(1, torch_reason, torch_version);
       const auto t2 = t1 ? driver.torch_samples_per_s(2, torch_reason, torch_version) : std::nullopt;
@@ -259,7 +281,7 @@ int run_driver(const Args& args, const char* argv0) {
   fs::remove_all(driver.scratch, ignored);
 
   const bool have_torch = torch_reason.empty() && !torch_one.empty();
-  const double s1 = median(one), s2 = median(two), s2_one = median(two_one_bucket);
+  const double s1 = median(one), s2 = median(two), s2_one = median(two_one_bucket), m2 = median(mirrored_two);
   const double t1 = have_torch ? median(torch_one) : 0, t2 = have_torch ? median(torch_two) : 0;
   std::printf("Fashion-MNIST CNN, CPU processes pinned to one core each, 1 thread, %lld samples per replica per step,\n"
               "%d timed steps after %d warm-up, median of %d repeat(s)%s\n\n",
@@ -278,6 +300,9 @@ int run_driver(const Args& args, const char* argv0) {
   std::printf("\nStrata, 2 processes: 1 MiB buckets during backward %.1f samples/s, one bucket after backward %.1f "
               "(bucketed / one bucket = %.3f)\n",
               s2, s2_one, s2 / s2_one);
+  std::printf("Strata, MirroredStrategy over 2 logical CPU devices in one process: %.1f samples/s (scaling efficiency "
+              "%.3f, against 2 processes %.3f)\n",
+              m2, m2 / (2 * s1), m2 / s2);
   if (!have_torch) std::printf("PyTorch baseline skipped: %s\n", torch_reason.c_str());
 
   nlohmann::json out = {{"bench", "distributed_cnn"},
@@ -289,7 +314,9 @@ int run_driver(const Args& args, const char* argv0) {
                         {"strata_samples_per_s_2", round4(s2)},
                         {"strata_samples_per_s_2_one_bucket", round4(s2_one)},
                         {"strata_scaling_efficiency", round4(s2 / (2 * s1))},
-                        {"bucketed_over_one_bucket", round4(s2 / s2_one)}};
+                        {"bucketed_over_one_bucket", round4(s2 / s2_one)},
+                        {"strata_mirrored_samples_per_s_2", round4(m2)},
+                        {"strata_mirrored_scaling_efficiency", round4(m2 / (2 * s1))}};
   if (have_torch) {
     out["torch_version"] = torch_version;
     out["torch_samples_per_s_1"] = round4(t1);
