@@ -234,6 +234,22 @@ void Strategy::reduce_gradients(std::vector<at::Tensor>& grads, const std::vecto
 
 int64_t Strategy::gradient_reductions() const { return group_->gradient_reductions; }
 
+at::Tensor Strategy::gather_replica_rows(const at::Tensor& local, int64_t global_size) const {
+  if (!distributed()) return local;
+  // all_gather takes equal shapes: every share is padded to the largest, then each is cut back to its rows.
+  const int64_t replicas = num_replicas_in_sync();
+  const int64_t base = global_size / replicas, extra = global_size % replicas;
+  std::vector<int64_t> padded_shape = local.sizes().vec();
+  padded_shape[0] = base + (extra > 0 ? 1 : 0);
+  at::Tensor padded = at::zeros(padded_shape, local.options());
+  padded.narrow(0, 0, local.size(0)).copy_(local);
+  const at::Tensor gathered = group_->all_gather(padded);
+  std::vector<at::Tensor> rows;
+  for (int64_t replica = 0; replica < replicas; ++replica)
+    rows.push_back(gathered[replica].narrow(0, 0, base + (replica < extra ? 1 : 0)));
+  return at::cat(rows, 0);
+}
+
 void Strategy::all_reduce_sum(std::vector<at::Tensor>& tensors) const {
   if (!distributed() || tensors.empty()) return;
   grouped(tensors, [this](at::Tensor& flat) { group_->all_reduce_sum(flat); });

@@ -116,6 +116,9 @@ class Strategy {
   // How many times reduce_gradients has run: fit() checks that a custom train_step reduces its gradients, since
   // replicas that apply their own would drift apart.
   int64_t gradient_reductions() const;
+  // Each replica's `local` rows (its replica_rows of a global batch of `global_size` samples), concatenated in
+  // replica order on every replica: the global batch's rows (predict()'s outputs). `local` must be on the CPU.
+  at::Tensor gather_replica_rows(const at::Tensor& local, int64_t global_size) const;
   // Sums each tensor over the replicas, in place.
   void all_reduce_sum(std::vector<at::Tensor>& tensors) const;
   // The sum of `local` over the replicas, differentiable: in backward, the gradient reaching each replica's

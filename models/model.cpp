@@ -702,12 +702,22 @@ Tensors Model::run_predict(EpochIterator& batches, const PredictOptions& options
   for (int64_t step = 0;; ++step) {
     std::optional<Batch> batch = batches.next();
     if (!batch) break;
-    if (step == 0) place_on_device(*batch);
+    // Under a strategy with several replicas each predicts its share and the shares are gathered, so every
+    // replica returns the predictions of the whole input.
+    const int64_t global_size = batch->x.front().size(0);
+    Batch share = strategy_.replica_batch(*batch);
+    const int64_t rows = share.x.front().size(0);
+    if (rows == 0) share = slice(*batch, 0, 1);  // predicted but kept out: the gather needs the outputs' shapes
+    if (step == 0) {
+      place_on_device(share);
+      join_replicas();
+    }
     callbacks.on_predict_batch_begin(step, {});
-    const Tensors outputs = predict_step(on_device(*batch).x);
+    const Tensors outputs = predict_step(on_device(share).x);
     per_output.resize(outputs.size());
     // Predictions come back to the CPU, as Keras returns host arrays.
-    for (size_t i = 0; i < outputs.size(); ++i) per_output[i].push_back(outputs[i].to(at::kCPU));
+    for (size_t i = 0; i < outputs.size(); ++i)
+      per_output[i].push_back(strategy_.gather_replica_rows(outputs[i].to(at::kCPU).narrow(0, 0, rows), global_size));
     callbacks.on_predict_batch_end(step, {});
   }
   callbacks.on_predict_end({});
@@ -717,6 +727,9 @@ Tensors Model::run_predict(EpochIterator& batches, const PredictOptions& options
 }
 
 Tensors Model::predict_outputs(const ModelData& x, PredictOptions options) {
+  if (LocalReplicas* replicas = local_replicas_to_run())
+    return replicas->run<Tensors>([&] { return predict_outputs(x, options); },
+                                  [&](Model& copy) { copy.predict_outputs(x, options); });
   const std::string who = describe() + ": predict()";
   check_batch_size(who, options.batch_size);
   if (x.empty()) throw ValueError(who + ": x is empty");
@@ -731,6 +744,9 @@ Tensors Model::predict_outputs(const ModelData& x, PredictOptions options) {
 }
 
 Tensors Model::predict_outputs(const data::Dataset& dataset, PredictOptions options) {
+  if (LocalReplicas* replicas = local_replicas_to_run())
+    return replicas->run<Tensors>([&] { return predict_outputs(dataset, options); },
+                                  [&](Model& copy) { copy.predict_outputs(dataset, options); });
   const std::string who = describe() + ": predict()";
   keep_host_memory_for_reuse();
   const size_t inputs = graph_ ? graph_->inputs().size() : 1;
@@ -744,6 +760,7 @@ Tensors Model::predict_outputs(const data::Dataset& dataset, PredictOptions opti
                           return Batch{std::move(element), {}, {}};
                         },
                         who);
+  connect_local_replicas(batches);
   return run_predict(batches, options);
 }
 
@@ -792,9 +809,13 @@ EpochIterator Model::dataset_batches(const data::Dataset& dataset, std::optional
   EpochIterator batches(dataset, steps, continue_across_epochs,
                         [this, who](data::Element element) { return batch_from_element(std::move(element), who); },
                         who);
+  connect_local_replicas(batches);
+  return batches;
+}
+
+void Model::connect_local_replicas(EpochIterator& batches) const {
   if (batch_feed_) batches.follow(batch_feed_);
   else if (local_replicas_ && local_replicas_->running()) batches.share_with(local_replicas_->feeds());
-  return batches;
 }
 
 Logs Model::train_on_batch(const ModelData& x, const ModelData& y, const ModelData& sample_weight) {

@@ -294,6 +294,8 @@ class Model : public Layer {
   Batch batch_from_element(data::Element element, const std::string& who) const;
   EpochIterator dataset_batches(const data::Dataset& dataset, std::optional<int64_t> steps, bool continue_across_epochs,
                                 const std::string& who) const;
+  // MirroredStrategy: the model's dataset iterators feed its copies', and a copy's read that feed.
+  void connect_local_replicas(EpochIterator& batches) const;
 
   std::shared_ptr<const FunctionalGraph> graph_;
   Tensors graph_output_masks_;  // the masks of the graph's outputs in the latest call

@@ -36,6 +36,7 @@ struct Run {
   std::vector<at::Tensor> weights;
   std::map<std::string, std::vector<double>> history;
   Logs evaluation;
+  at::Tensor predictions;
 };
 
 struct RunOptions {
@@ -65,10 +66,12 @@ Run train(const distribute::Strategy& strategy, const RunOptions& options) {
     run.history = model.fit(train_set, {.epochs = options.epochs, .verbose = 0, .callbacks = options.callbacks,
                                         .validation_data = val_set}).history;
     run.evaluation = model.evaluate(val_set, {.verbose = 0});
+    run.predictions = model.predict(val_set, {.verbose = 0});
   } else {
     run.history = model.fit(x, y, {.batch_size = options.batch, .epochs = options.epochs, .verbose = 0,
                                    .callbacks = options.callbacks, .validation_data = {x_val, y_val}}).history;
     run.evaluation = model.evaluate(x_val, y_val, {.batch_size = options.batch, .verbose = 0});
+    run.predictions = model.predict(x_val, {.batch_size = options.batch, .verbose = 0});
   }
   run.weights = model.get_weights();
   return run;
@@ -93,6 +96,9 @@ void check_same(const Run& mirrored, const Run& single) {
     INFO("evaluate " << key);
     CHECK(mirrored.evaluation.at(key) == Approx(value).margin(1e-4));
   }
+  // predict() splits each batch across the replicas and gathers the shares back in order.
+  REQUIRE(mirrored.predictions.sizes() == single.predictions.sizes());
+  CHECK((mirrored.predictions - single.predictions).abs().max().item<double>() < 1e-4);
 }
 
 const at::Device kCpu(at::kCPU);
@@ -170,6 +176,21 @@ TEST_CASE("MirroredStrategy's train_on_batch and test_on_batch run on every repl
   CHECK(mirrored_test == Approx(single_test).margin(1e-5));
   for (size_t i = 0; i < single_weights.size(); ++i)
     CHECK((mirrored_weights[i] - single_weights[i]).abs().max().item<double>() < 1e-5);
+}
+
+TEST_CASE("MirroredStrategy's predict gathers every replica's share, also when a batch has fewer rows than replicas",
+          "[distribute][mirrored]") {
+  const auto& data = fashion_mnist();
+  const at::Tensor x = data.x_test.narrow(0, 0, 7);
+  set_random_seed(5);
+  Sequential model = mirrored_test_model();
+  model.compile({.optimizer = "sgd", .loss = losses::SparseCategoricalCrossentropy({.from_logits = true}),
+                 .strategy = distribute::MirroredStrategy({kCpu, kCpu, kCpu})});
+  // Batches of 5 and 2 rows: 2/2/1, then 1/1/0 (the third replica's share is empty).
+  const at::Tensor mirrored = model.predict(x, {.batch_size = 5, .verbose = 0});
+  const at::Tensor single = model.predict_on_batch(x);  // the model alone, no split
+  REQUIRE(mirrored.sizes() == single.sizes());
+  CHECK((mirrored - single).abs().max().item<double>() < 1e-5);
 }
 
 TEST_CASE("MirroredStrategy's default devices and the errors for bad lists", "[distribute][mirrored]") {

@@ -20,6 +20,7 @@
 #include <cstdio>
 #include <cstring>
 #include <iostream>
+#include <limits>
 #include <filesystem>
 #include <string>
 
@@ -93,6 +94,7 @@ struct Run {
   std::vector<at::Tensor> weights;
   std::map<std::string, std::vector<double>> history;
   Logs evaluation;
+  at::Tensor predictions;
 };
 
 // One training run; every process of the job runs it with `strategy`, the chief again with one replica.
@@ -117,10 +119,12 @@ Run train(const Args& args, const distribute::Strategy& strategy, const datasets
     run.history = model.fit(train_set, {.epochs = args.epochs, .verbose = 0, .callbacks = callbacks,
                                         .validation_data = val_set}).history;
     run.evaluation = model.evaluate(val_set, {.verbose = 0});
+    run.predictions = model.predict(val_set, {.verbose = 0});
   } else {
     run.history = model.fit(x, y, {.batch_size = args.batch, .epochs = args.epochs, .verbose = 0,
                                    .callbacks = callbacks, .validation_data = {x_val, y_val}}).history;
     run.evaluation = model.evaluate(x_val, y_val, {.batch_size = args.batch, .verbose = 0});
+    run.predictions = model.predict(x_val, {.batch_size = args.batch, .verbose = 0});
   }
   run.weights = model.get_weights();
   return run;
@@ -140,10 +144,16 @@ int compare(const Run& distributed, const Run& single) {
       max_log_difference = std::max(max_log_difference, std::abs(distributed.history.at(key).at(e) - values[e]));
   for (const auto& [key, value] : single.evaluation)
     max_log_difference = std::max(max_log_difference, std::abs(distributed.evaluation.at(key) - value));
-  std::printf("max weight difference %.3g, max log difference %.3g\n", max_weight_difference, max_log_difference);
+  // predict() splits each batch across the workers and gathers the shares: every worker has all predictions.
+  const double max_prediction_difference =
+      distributed.predictions.sizes() == single.predictions.sizes()
+          ? (distributed.predictions - single.predictions).abs().max().item<double>()
+          : std::numeric_limits<double>::infinity();
+  std::printf("max weight difference %.3g, max log difference %.3g, max prediction difference %.3g\n",
+              max_weight_difference, max_log_difference, max_prediction_difference);
   for (const auto& [key, values] : single.history)
     std::printf("%s: single %.6f distributed %.6f\n", key.c_str(), values.back(), distributed.history.at(key).back());
-  const bool equal = max_weight_difference < 1e-4 && max_log_difference < 1e-4;
+  const bool equal = max_weight_difference < 1e-4 && max_log_difference < 1e-4 && max_prediction_difference < 1e-4;
   std::printf("%s\n", equal ? "EQUAL" : "DIFFERENT");
   return equal ? 0 : 1;
 }
