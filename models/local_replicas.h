@@ -1,10 +1,11 @@
 #pragma once
-// MirroredStrategy's further replicas in this process: a copy of the model on each further device (clone_model,
-// compiled from the same compile configuration under that replica's strategy handle), each running on its own
-// thread the same fit(), evaluate(), predict(), train_on_batch() or test_on_batch() call the model runs as replica 0. The
-// replicas meet in their collectives as separate processes would, so the loops stay Model's own; the copies
-// run no callbacks (Strategy::is_model_copy) and follow the chief's learning rate and stop_training, and a
-// dataset is read once, by the model, which feeds its batches to the copies (models/batch_feed.h).
+// MirroredStrategy's further replicas in this process: a copy of the model on each further device
+// (clone_model, compiled from the same compile configuration under that replica's strategy handle), each running
+// on its own thread the same fit(), evaluate(), predict(), train_on_batch() or test_on_batch() call the model
+// runs as replica 0. The replicas meet in their collectives as separate processes would, so the loops stay
+// Model's own. The copies run no callbacks (Strategy::is_model_copy) and follow the chief's learning rate and
+// stop_training, and a dataset is read once, by the model, which feeds its batches to the copies
+// (models/batch_feed.h).
 
 #include <strata/distribute/strategy.h>
 #include <strata/models/batch_feed.h>

@@ -147,7 +147,8 @@ TEST_CASE("under MirroredStrategy the callbacks run once on the model and steer 
   };
   auto mirrored_steering = std::make_shared<Steering>();
   auto single_steering = std::make_shared<Steering>();
-  const Run mirrored = train(distribute::MirroredStrategy({kCpu, kCpu}), {.epochs = 3, .callbacks = {mirrored_steering}});
+  const Run mirrored =
+      train(distribute::MirroredStrategy({kCpu, kCpu}), {.epochs = 3, .callbacks = {mirrored_steering}});
   const Run single = train(distribute::OneDeviceStrategy(), {.epochs = 3, .callbacks = {single_steering}});
   // 4 batches in epoch 0, 2 in epoch 1, then stopped; each seen once although two replicas ran it.
   CHECK(mirrored_steering->batches == 6);
@@ -206,8 +207,8 @@ TEST_CASE("MirroredStrategy's default devices and the errors for bad lists", "[d
   }
   CHECK_THROWS_WITH(distribute::MirroredStrategy({kCpu, at::Device("cuda:0")}),
                     Catch::Contains("device 1 (cuda:0) is not of the first device's type (cpu)"));
-  CHECK_THROWS_WITH(distribute::MirroredStrategy({kCpu}, {.implementation = distribute::CommunicationImplementation::kNccl}),
-                    Catch::Contains("kNccl needs CUDA devices"));
+  const distribute::CommunicationOptions nccl{.implementation = distribute::CommunicationImplementation::kNccl};
+  CHECK_THROWS_WITH(distribute::MirroredStrategy({kCpu}, nccl), Catch::Contains("kNccl needs CUDA devices"));
 }
 
 TEST_CASE("MirroredStrategy names a model it cannot copy onto its further devices", "[distribute][mirrored]") {
