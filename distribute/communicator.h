@@ -28,6 +28,12 @@ class Communicator {
   // Every process's `tensor` (same shape and dtype on all), stacked along a new first dimension of size().
   virtual at::Tensor all_gather(const at::Tensor& tensor) = 0;
   virtual void barrier() = 0;
+
+  // For replicas of one process (MirroredStrategy), called from another thread when one replica has failed, so
+  // the others stop waiting for it: Gloo closes this rank's connections, which makes its peers' pending and later
+  // collectives fail at once (call it for the failed rank); NCCL makes this rank's pending and later collectives
+  // abort (call it for the ranks still waiting). Either way they fail with a DistributedError.
+  virtual void abort() = 0;
 };
 
 // Gloo over TCP: connects the full mesh through `store` (each rank publishes its address). `hostname` is the

@@ -134,6 +134,9 @@ class GlooCommunicator final : public Communicator {
     run<gloo::BarrierOptions>("barrier", [](gloo::BarrierOptions& options) { gloo::barrier(options); });
   }
 
+  // The peers see this rank's sockets close, as when its process dies.
+  void abort() override { context_->closeConnections(); }
+
  private:
   template <typename T>
   static void set_sum(gloo::AllreduceOptions& options, at::Tensor& tensor) {

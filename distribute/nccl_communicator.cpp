@@ -13,6 +13,7 @@
 #include <cuda_runtime_api.h>
 #include <nccl.h>
 
+#include <atomic>
 #include <cstring>
 #include <functional>
 #include <thread>
@@ -124,6 +125,9 @@ class NcclCommunicator final : public Communicator {
     return gathered;
   }
 
+  // The wait loop of run() sees the flag (NCCL would wait for the failed rank until the timeout).
+  void abort() override { abort_requested_ = true; }
+
   // NCCL has no barrier: a one-element all-reduce on a buffer of the communicator's own stands in.
   void barrier() override {
     run("barrier", [&](cudaStream_t stream) {
@@ -153,6 +157,7 @@ class NcclCommunicator final : public Communicator {
     if (comm_ == nullptr)
       throw DistributedError(describe(collective) + ": the communicator failed earlier and cannot be used: " +
                              failure_);
+    if (abort_requested_) fail(collective, kAbortedText);
     const Clock::time_point start = Clock::now();
     if (cudaError_t error = cudaSetDevice(device_); error != cudaSuccess) fail(collective, cuda_text(error));
     if (cudaError_t error = cudaEventRecord(ready_, cudaStreamLegacy); error != cudaSuccess)
@@ -162,6 +167,7 @@ class NcclCommunicator final : public Communicator {
     ncclResult_t result = enqueue(stream_);
     // A non-blocking communicator may still be enqueueing (ncclInProgress) when the call returns.
     while (result == ncclInProgress) {
+      if (abort_requested_) fail(collective, kAbortedText);
       if (Clock::now() - start > timeout_) fail_timeout(collective);
       pause_polling(start);
       ncclCommGetAsyncError(comm_, &result);
@@ -177,6 +183,7 @@ class NcclCommunicator final : public Communicator {
       ncclResult_t async = ncclSuccess;
       ncclCommGetAsyncError(comm_, &async);
       if (async != ncclSuccess && async != ncclInProgress) fail(collective, nccl_text(async));
+      if (abort_requested_) fail(collective, kAbortedText);
       if (Clock::now() - start > timeout_) fail_timeout(collective);
       pause_polling(start);
     }
@@ -235,6 +242,8 @@ class NcclCommunicator final : public Communicator {
   cudaEvent_t done_ = nullptr;
   void* barrier_buffer_ = nullptr;
   std::string failure_;
+  std::atomic<bool> abort_requested_{false};
+  static constexpr const char* kAbortedText = "another replica of this process failed";
 };
 
 // Rank 0 makes the unique id and publishes it; the others wait for it.

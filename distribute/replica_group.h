@@ -11,6 +11,7 @@
 #include <strata/distribute/strategy.h>
 
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -47,6 +48,9 @@ class ReplicaGroup {
   // other replicas.
   void adopt_local_replicas(std::unique_ptr<TcpStoreServer> server, std::vector<std::shared_ptr<ReplicaGroup>> others);
   const std::vector<std::shared_ptr<ReplicaGroup>>& local_replicas() const { return local_replicas_; }
+  // After a replica of this process failed, from another thread: frees this one from waiting for it
+  // (Communicator::abort: the failed replica closes its Gloo connections, the others abort their NCCL waits).
+  void abort_after_failure(bool failed_here);
 
   // The shares of the latest replica_batch.
   int64_t local_size = 0;
@@ -66,6 +70,7 @@ class ReplicaGroup {
   std::unique_ptr<Store> store_;
   std::unique_ptr<Communicator> gloo_;
   std::unique_ptr<Communicator> nccl_;
+  std::mutex nccl_mutex_;  // made on the communication thread, aborted from another
   std::unique_ptr<GradientBuckets> buckets_;
   // Declared last so it stops first: its jobs use the communicators.
   std::unique_ptr<CommThread> thread_;

@@ -131,10 +131,21 @@ Communicator& ReplicaGroup::communicator_for(const at::Tensor& tensor) {
   }
   if (!nccl_) {
     // Made on first use: every replica reaches its first CUDA collective at the same point.
-    nccl_ = make_nccl_communicator(*store_, cluster_.rank, cluster_.world_size, tensor.device().index(),
-                                   cluster_.timeout);
+    auto made = make_nccl_communicator(*store_, cluster_.rank, cluster_.world_size, tensor.device().index(),
+                                       cluster_.timeout);
+    const std::lock_guard<std::mutex> lock(nccl_mutex_);
+    nccl_ = std::move(made);
   }
   return *nccl_;
+}
+
+void ReplicaGroup::abort_after_failure(bool failed_here) {
+  if (failed_here) {
+    if (gloo_) gloo_->abort();
+    return;
+  }
+  const std::lock_guard<std::mutex> lock(nccl_mutex_);
+  if (nccl_) nccl_->abort();
 }
 
 std::future<void> ReplicaGroup::start_all_reduce_sum(at::Tensor tensor) {
@@ -184,6 +195,11 @@ bool Strategy::is_chief() const { return group_->cluster().is_chief(); }
 at::Device Strategy::device() const { return group_->device(); }
 
 bool Strategy::is_model_copy() const { return !is_chief() && class_name() == "MirroredStrategy"; }
+
+void Strategy::abort_local_replicas(int failed) const {
+  group_->abort_after_failure(replica_id() == failed);
+  for (const auto& group : group_->local_replicas()) group->abort_after_failure(group->cluster().rank == failed);
+}
 
 std::vector<Strategy> Strategy::local_replicas() const {
   std::vector<Strategy> out;

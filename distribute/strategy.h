@@ -78,6 +78,10 @@ class Strategy {
   // MirroredStrategy: handles for this process's replicas after the first (one per further device), on which
   // fit() and evaluate() run copies of the model; empty for the other strategies.
   std::vector<Strategy> local_replicas() const;
+  // MirroredStrategy, after replica `failed` of this process failed: frees the others from waiting for it in a
+  // collective (theirs then fail with a DistributedError at once, not after the timeout). The strategy cannot be
+  // used afterwards.
+  void abort_local_replicas(int failed) const;
   // Whether this replica computes on a copy of the model in the model's own process (a MirroredStrategy's
   // replicas after the first). A copy runs no callbacks, as the model itself runs them once, and leaves the
   // process's global random generator to the model.

@@ -9,7 +9,8 @@
 
 namespace strata {
 
-LocalReplicas::LocalReplicas(const Model& model, const std::vector<distribute::Strategy>& replicas) {
+LocalReplicas::LocalReplicas(const Model& model, const std::vector<distribute::Strategy>& replicas)
+    : strategy_(model.distribute_strategy()) {
   // The copies' initial weights are replaced by the model's when they join; drawing them must not shift what
   // the model draws next (fit()'s shuffle seed).
   const KeepGlobalRandomState keep;
@@ -33,25 +34,31 @@ LocalReplicas::LocalReplicas(const Model& model, const std::vector<distribute::S
 
 void LocalReplicas::start(const std::function<void(Model&)>& on_copy) {
   running_ = true;
-  failures_.assign(copies_.size(), nullptr);
+  first_failure_ = nullptr;
   for (const auto& feed : feeds_) feed->reset();
   for (size_t i = 0; i < copies_.size(); ++i)
     threads_.emplace_back([this, i, on_copy] {
       try {
         on_copy(*copies_[i]);
       } catch (...) {
-        failures_[i] = std::current_exception();
+        fail(static_cast<int>(i) + 1, std::current_exception());
       }
     });
 }
 
-std::exception_ptr LocalReplicas::finish() {
+void LocalReplicas::fail(int replica, std::exception_ptr error) {
+  const std::lock_guard<std::mutex> lock(failure_mutex_);
+  if (first_failure_) return;  // the others fail because of the first
+  first_failure_ = std::move(error);
+  for (const auto& feed : feeds_) feed->close();  // a copy waiting for the model's next batch stops
+  strategy_.abort_local_replicas(replica);
+}
+
+void LocalReplicas::finish() {
   for (auto& thread : threads_) thread.join();
   threads_.clear();
   running_ = false;
-  for (const auto& failure : failures_)
-    if (failure) return failure;
-  return nullptr;
+  if (first_failure_) std::rethrow_exception(first_failure_);
 }
 
 }  // namespace strata

@@ -13,6 +13,7 @@
 #include <exception>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <thread>
 #include <vector>
@@ -33,34 +34,34 @@ class LocalReplicas {
   // One per copy: what the model's dataset iterators read, for the copy's (models/batch_feed.h).
   const std::vector<std::shared_ptr<BatchFeed>>& feeds() const { return feeds_; }
 
-  // Runs `on_copy(copy)` for each copy on its own thread and `on_model()` on this one, waits for all, then
-  // rethrows the first failure (the model's own before the copies').
+  // Runs `on_copy(copy)` for each copy on its own thread and `on_model()` on this one and waits for all. The
+  // first replica to fail frees the others from waiting for it, and its error is the one rethrown.
   template <class Result>
   Result run(const std::function<Result()>& on_model, const std::function<void(Model&)>& on_copy) {
     start(on_copy);
     std::optional<Result> result;
-    std::exception_ptr failure;
     try {
       result = on_model();
     } catch (...) {
-      failure = std::current_exception();
-      for (const auto& feed : feeds_) feed->close();  // a copy waiting for the next batch stops
+      fail(0, std::current_exception());
     }
-    const std::exception_ptr copy_failure = finish();
-    if (failure) std::rethrow_exception(failure);
-    if (copy_failure) std::rethrow_exception(copy_failure);
+    finish();
     return std::move(*result);
   }
 
  private:
   void start(const std::function<void(Model&)>& on_copy);
-  // Joins the threads; the first copy's failure, if any.
-  std::exception_ptr finish();
+  // Replica `replica` failed: the first failure closes the feeds and aborts the other replicas' collectives.
+  void fail(int replica, std::exception_ptr error);
+  // Joins the threads, then rethrows the first failure.
+  void finish();
 
+  distribute::Strategy strategy_;
   std::vector<std::shared_ptr<Model>> copies_;
   std::vector<std::shared_ptr<BatchFeed>> feeds_;
   std::vector<std::thread> threads_;
-  std::vector<std::exception_ptr> failures_;
+  std::mutex failure_mutex_;
+  std::exception_ptr first_failure_;
   bool running_ = false;
 };
 

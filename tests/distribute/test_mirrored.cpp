@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 #include <strata/strata.h>
 
+#include <chrono>
 #include <map>
 #include <string>
 #include <vector>
@@ -192,6 +193,29 @@ TEST_CASE("MirroredStrategy's predict gathers every replica's share, also when a
   const at::Tensor single = model.predict_on_batch(x);  // the model alone, no split
   REQUIRE(mirrored.sizes() == single.sizes());
   CHECK((mirrored - single).abs().max().item<double>() < 1e-5);
+}
+
+TEST_CASE("a failure on one MirroredStrategy replica ends the call at once with that error, not after the timeout",
+          "[distribute][mirrored]") {
+  // The model's callback fails after its third batch, while its copy is already waiting in the next collective.
+  class Failing : public Callback {
+   public:
+    void on_train_batch_end(int64_t batch, const Logs&) override {
+      if (batch == 2) throw IOError("checkpoint directory is gone");
+    }
+  };
+  set_random_seed(3);
+  Sequential model = mirrored_test_model();
+  model.compile({.optimizer = "sgd",
+                 .loss = losses::SparseCategoricalCrossentropy({.from_logits = true}),
+                 .strategy = distribute::MirroredStrategy({kCpu, kCpu}, {.timeout_seconds = 120})});
+  const auto& data = fashion_mnist();
+  const auto start = std::chrono::steady_clock::now();
+  CHECK_THROWS_AS(model.fit(data.x_train.narrow(0, 0, 512), data.y_train.narrow(0, 0, 512),
+                            {.batch_size = 64, .verbose = 0, .callbacks = {std::make_shared<Failing>()}}),
+                  IOError);
+  // Well under the 120 s the copy would otherwise wait for the model.
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(30));
 }
 
 TEST_CASE("MirroredStrategy's default devices and the errors for bad lists", "[distribute][mirrored]") {
