@@ -1,8 +1,10 @@
-// Training on a GPU (OneDeviceStrategy on CUDA, MultiWorkerMirroredStrategy choosing the local GPU): the same fit
-// on the GPU and on the CPU ends with the same weights and logs. Runs where STRATA_TEST_CUDA=1 says there is a GPU
+// Training on a GPU (OneDeviceStrategy on CUDA, MultiWorkerMirroredStrategy choosing the local GPU, MirroredStrategy
+// over the visible GPUs): the same fit on the GPU and on the CPU, or on two GPUs and on one, ends with the same
+// weights and logs. Runs where STRATA_TEST_CUDA=1 says there is a GPU
 // (the lead's GPU check); elsewhere it reports itself skipped.
 
 #include <ATen/ATen.h>
+#include <ATen/detail/CUDAHooksInterface.h>
 #include <catch2/catch.hpp>
 #include <strata/strata.h>
 
@@ -26,16 +28,18 @@ struct Trained {
   bool weights_on_gpu = false;
 };
 
-Trained train_on(const distribute::Strategy& strategy, const at::Tensor& x, const at::Tensor& y) {
+// `for_replicas`: synchronized BatchNormalization and no Dropout, so several replicas compute what one does.
+Trained train_on(const distribute::Strategy& strategy, const at::Tensor& x, const at::Tensor& y,
+                 bool for_replicas = false) {
   set_random_seed(11);
   Sequential model({
       layers::Input({12, 12}),
       layers::Reshape({12, 12, 1}),
       layers::Conv2D(4, 3),
-      layers::BatchNormalization(),
+      layers::BatchNormalization({.synchronized = for_replicas}),
       layers::Activation("tanh"),
       layers::Flatten(),
-      layers::Dropout(0.2),
+      layers::Dropout(for_replicas ? 0.0 : 0.2),
       layers::Dense(3),
   });
   // A small plain SGD step keeps the two runs' rounding differences (cuDNN's sums against the CPU's) small.
@@ -93,4 +97,30 @@ TEST_CASE("without a GPU, strategies compute on the CPU and kNccl is refused", "
   CHECK_THROWS_WITH(distribute::MultiWorkerMirroredStrategy({.implementation = distribute::CommunicationImplementation::kNccl},
                                                             distribute::ClusterSpec{}),
                     Catch::Contains("kNccl needs CUDA devices, and this process sees none"));
+}
+
+TEST_CASE("MirroredStrategy takes every visible GPU, and two GPUs train as one on the same global batches",
+          "[distribute][gpu]") {
+  if (!gpu_test_enabled()) {
+    WARN("no GPU (set STRATA_TEST_CUDA=1 where there is one); MirroredStrategy GPU test skipped");
+    return;
+  }
+  const int gpus = at::detail::getCUDAHooks().getNumGPUs();
+  const distribute::MirroredStrategy all;
+  REQUIRE(all.num_replicas_in_sync() == gpus);
+  for (int i = 0; i < gpus; ++i) CHECK(all.devices()[static_cast<size_t>(i)] == at::Device(at::kCUDA, i));
+  if (gpus < 2) {
+    WARN("one GPU: MirroredStrategy has one replica; the two-GPU comparison is skipped");
+    return;
+  }
+  at::manual_seed(5);
+  const at::Tensor x = at::rand({160, 12, 12});
+  const at::Tensor y = (x.mean({1, 2}) * 30).to(at::kLong).remainder(3);
+  const Trained two = train_on(distribute::MirroredStrategy({at::Device("cuda:0"), at::Device("cuda:1")}), x, y, true);
+  const Trained one = train_on(distribute::OneDeviceStrategy(at::Device("cuda:0")), x, y, true);
+  CHECK(two.weights_on_gpu);
+  for (size_t i = 0; i < one.weights.size(); ++i) CHECK(at::allclose(two.weights[i], one.weights[i], 1e-3, 1e-4));
+  for (const auto& [key, values] : one.history.history)
+    for (size_t e = 0; e < values.size(); ++e) CHECK(two.history.history.at(key)[e] == Approx(values[e]).margin(1e-4));
+  CHECK(at::allclose(two.predictions, one.predictions, 1e-3, 1e-4));
 }
