@@ -5,6 +5,8 @@
 #include <catch2/catch.hpp>
 #include <strata/strata.h>
 
+#include "../support/replica_run.h"
+
 #include <chrono>
 #include <map>
 #include <string>
@@ -19,87 +21,20 @@ const datasets::Data& fashion_mnist() {
   return data;
 }
 
-// tanh, not ReLU: a ReLU input within rounding of zero could switch on in one run and off in the other.
-Sequential mirrored_test_model() {
-  return Sequential({
-      layers::Input({28, 28}),
-      layers::Reshape({28, 28, 1}),
-      layers::Conv2D(4, 3, {.strides = 2}),
-      layers::BatchNormalization({.synchronized = true}),
-      layers::Activation("tanh"),
-      layers::Flatten(),
-      layers::Dense(16, {.activation = "tanh", .kernel_regularizer = regularizers::L2(1e-3)}),
-      layers::Dense(10),
-  });
-}
+using testing::ReplicaRun;
+using testing::ReplicaRunOptions;
 
-struct Run {
-  std::vector<at::Tensor> weights;
-  std::map<std::string, std::vector<double>> history;
-  Logs evaluation;
-  at::Tensor predictions;
-};
-
-struct RunOptions {
-  int64_t samples = 256;
-  int64_t batch = 64;
-  int epochs = 2;
-  bool dataset = false;
-  std::vector<CallbackRef> callbacks = {};
-};
-
-Run train(const distribute::Strategy& strategy, const RunOptions& options) {
-  set_random_seed(7);
-  Sequential model = mirrored_test_model();
-  model.compile({.optimizer = optimizers::SGD({.learning_rate = 0.1, .momentum = 0.9}),
-                 .loss = losses::SparseCategoricalCrossentropy({.from_logits = true}),
-                 .metrics = {"accuracy"},
-                 .strategy = strategy});
-  const auto& data = fashion_mnist();
-  const at::Tensor x = data.x_train.narrow(0, 0, options.samples);
-  const at::Tensor y = data.y_train.narrow(0, 0, options.samples);
-  const at::Tensor x_val = data.x_test.narrow(0, 0, 100);
-  const at::Tensor y_val = data.y_test.narrow(0, 0, 100);
-  Run run;
-  if (options.dataset) {
-    const auto train_set = data::Dataset::from_tensor_slices({x, y}).shuffle(1000, {.seed = 3}).batch(options.batch);
-    const auto val_set = data::Dataset::from_tensor_slices({x_val, y_val}).batch(options.batch);
-    run.history = model.fit(train_set, {.epochs = options.epochs, .verbose = 0, .callbacks = options.callbacks,
-                                        .validation_data = val_set}).history;
-    run.evaluation = model.evaluate(val_set, {.verbose = 0});
-    run.predictions = model.predict(val_set, {.verbose = 0});
-  } else {
-    run.history = model.fit(x, y, {.batch_size = options.batch, .epochs = options.epochs, .verbose = 0,
-                                   .callbacks = options.callbacks, .validation_data = {x_val, y_val}}).history;
-    run.evaluation = model.evaluate(x_val, y_val, {.batch_size = options.batch, .verbose = 0});
-    run.predictions = model.predict(x_val, {.batch_size = options.batch, .verbose = 0});
-  }
-  run.weights = model.get_weights();
-  return run;
+ReplicaRun train(const distribute::Strategy& strategy, const ReplicaRunOptions& options) {
+  return testing::train_replica_run(strategy, fashion_mnist(), options);
 }
 
 // The replicas' rounding differs from one replica's (the sums of the batch's halves are added in another order),
 // so equality holds to rounding: the multi-process tests measure 2e-6 to 7e-6 on this model.
-void check_same(const Run& mirrored, const Run& single) {
-  REQUIRE(mirrored.weights.size() == single.weights.size());
-  for (size_t i = 0; i < single.weights.size(); ++i) {
-    INFO("weight " << i);
-    CHECK((mirrored.weights[i] - single.weights[i]).abs().max().item<double>() < 1e-4);
-  }
-  REQUIRE(mirrored.history.size() == single.history.size());
-  for (const auto& [key, values] : single.history) {
-    INFO("log " << key);
-    REQUIRE(mirrored.history.at(key).size() == values.size());
-    for (size_t epoch = 0; epoch < values.size(); ++epoch)
-      CHECK(mirrored.history.at(key)[epoch] == Approx(values[epoch]).margin(1e-4));
-  }
-  for (const auto& [key, value] : single.evaluation) {
-    INFO("evaluate " << key);
-    CHECK(mirrored.evaluation.at(key) == Approx(value).margin(1e-4));
-  }
-  // predict() splits each batch across the replicas and gathers the shares back in order.
-  REQUIRE(mirrored.predictions.sizes() == single.predictions.sizes());
-  CHECK((mirrored.predictions - single.predictions).abs().max().item<double>() < 1e-4);
+void check_same(const ReplicaRun& mirrored, const ReplicaRun& single) {
+  const testing::ReplicaDifferences differences = testing::replica_differences(mirrored, single);
+  CHECK(differences.weights < 1e-4);
+  CHECK(differences.logs < 1e-4);  // every epoch's logs and evaluate()'s
+  CHECK(differences.predictions < 1e-4);  // predict() splits each batch across the replicas and gathers it
 }
 
 const at::Device kCpu(at::kCPU);
@@ -148,9 +83,9 @@ TEST_CASE("under MirroredStrategy the callbacks run once on the model and steer 
   };
   auto mirrored_steering = std::make_shared<Steering>();
   auto single_steering = std::make_shared<Steering>();
-  const Run mirrored =
+  const ReplicaRun mirrored =
       train(distribute::MirroredStrategy({kCpu, kCpu}), {.epochs = 3, .callbacks = {mirrored_steering}});
-  const Run single = train(distribute::OneDeviceStrategy(), {.epochs = 3, .callbacks = {single_steering}});
+  const ReplicaRun single = train(distribute::OneDeviceStrategy(), {.epochs = 3, .callbacks = {single_steering}});
   // 4 batches in epoch 0, 2 in epoch 1, then stopped; each seen once although two replicas ran it.
   CHECK(mirrored_steering->batches == 6);
   CHECK(single_steering->batches == 6);
@@ -163,7 +98,7 @@ TEST_CASE("MirroredStrategy's train_on_batch and test_on_batch run on every repl
   const at::Tensor x = data.x_train.narrow(0, 0, 64), y = data.y_train.narrow(0, 0, 64);
   auto run = [&](const distribute::Strategy& strategy) {
     set_random_seed(11);
-    Sequential model = mirrored_test_model();
+    Sequential model = testing::replica_check_model();
     model.compile({.optimizer = optimizers::SGD({.learning_rate = 0.1}),
                    .loss = losses::SparseCategoricalCrossentropy({.from_logits = true}),
                    .strategy = strategy});
@@ -185,7 +120,7 @@ TEST_CASE("MirroredStrategy's predict gathers every replica's share, also when a
   const auto& data = fashion_mnist();
   const at::Tensor x = data.x_test.narrow(0, 0, 7);
   set_random_seed(5);
-  Sequential model = mirrored_test_model();
+  Sequential model = testing::replica_check_model();
   model.compile({.optimizer = "sgd", .loss = losses::SparseCategoricalCrossentropy({.from_logits = true}),
                  .strategy = distribute::MirroredStrategy({kCpu, kCpu, kCpu})});
   // Batches of 5 and 2 rows: 2/2/1, then 1/1/0 (the third replica's share is empty).
@@ -205,7 +140,7 @@ TEST_CASE("a failure on one MirroredStrategy replica ends the call at once with 
     }
   };
   set_random_seed(3);
-  Sequential model = mirrored_test_model();
+  Sequential model = testing::replica_check_model();
   model.compile({.optimizer = "sgd",
                  .loss = losses::SparseCategoricalCrossentropy({.from_logits = true}),
                  .strategy = distribute::MirroredStrategy({kCpu, kCpu}, {.timeout_seconds = 120})});

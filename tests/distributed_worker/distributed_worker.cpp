@@ -14,6 +14,8 @@
 
 #include <strata/strata.h>
 
+#include "../support/replica_run.h"
+
 #include <algorithm>
 #include <cmath>
 #include <csignal>
@@ -61,21 +63,6 @@ Args parse(int argc, char** argv) {
   return args;
 }
 
-// Smooth activations: a ReLU whose input lies within rounding of zero switches on in one run and off in the
-// other, a discrete jump that rounding alone would never cause; tanh keeps both runs' differences at rounding size.
-Sequential build_model(int classes) {
-  return Sequential({
-      layers::Input({28, 28}),
-      layers::Reshape({28, 28, 1}),
-      layers::Conv2D(4, 3, {.strides = 2}),
-      layers::BatchNormalization({.synchronized = true}),
-      layers::Activation("tanh"),
-      layers::Flatten(),
-      layers::Dense(16, {.activation = "tanh", .kernel_regularizer = regularizers::L2(1e-3)}),
-      layers::Dense(classes),
-  });
-}
-
 // A custom train_step that forgets reduce_gradients: each replica would apply only its own gradients.
 class UnreducedStep : public Sequential {
  public:
@@ -90,70 +77,22 @@ class UnreducedStep : public Sequential {
   }
 };
 
-struct Run {
-  std::vector<at::Tensor> weights;
-  std::map<std::string, std::vector<double>> history;
-  Logs evaluation;
-  at::Tensor predictions;
-};
-
 // One training run; every process of the job runs it with `strategy`, the chief again with one replica.
-Run train(const Args& args, const distribute::Strategy& strategy, const datasets::Data& data, int classes,
-          std::vector<CallbackRef> callbacks = {}) {
-  set_random_seed(7);
-  Sequential model = build_model(classes);
-  // SGD: an update proportional to the gradient keeps the two runs' rounding differences at rounding size
-  // (Adam divides tiny gradients by their tiny root mean square, so rounding can flip whole steps).
-  model.compile({.optimizer = optimizers::SGD({.learning_rate = 0.1, .momentum = 0.9}),
-                 .loss = losses::SparseCategoricalCrossentropy({.from_logits = true}),
-                 .metrics = {"accuracy"},
-                 .strategy = strategy});
-  const at::Tensor x = data.x_train.narrow(0, 0, args.samples);
-  const at::Tensor y = data.y_train.narrow(0, 0, args.samples);
-  const at::Tensor x_val = data.x_test.narrow(0, 0, 100);
-  const at::Tensor y_val = data.y_test.narrow(0, 0, 100);
-  Run run;
-  if (args.dataset) {
-    const auto train_set = data::Dataset::from_tensor_slices({x, y}).shuffle(1000, {.seed = 3}).batch(args.batch);
-    const auto val_set = data::Dataset::from_tensor_slices({x_val, y_val}).batch(args.batch);
-    run.history = model.fit(train_set, {.epochs = args.epochs, .verbose = 0, .callbacks = callbacks,
-                                        .validation_data = val_set}).history;
-    run.evaluation = model.evaluate(val_set, {.verbose = 0});
-    run.predictions = model.predict(val_set, {.verbose = 0});
-  } else {
-    run.history = model.fit(x, y, {.batch_size = args.batch, .epochs = args.epochs, .verbose = 0,
-                                   .callbacks = callbacks, .validation_data = {x_val, y_val}}).history;
-    run.evaluation = model.evaluate(x_val, y_val, {.batch_size = args.batch, .verbose = 0});
-    run.predictions = model.predict(x_val, {.batch_size = args.batch, .verbose = 0});
-  }
-  run.weights = model.get_weights();
-  return run;
+testing::ReplicaRun train(const Args& args, const distribute::Strategy& strategy, const datasets::Data& data,
+                          int classes, std::vector<CallbackRef> callbacks = {}) {
+  return testing::train_replica_run(strategy, data,
+                                    {.samples = args.samples, .batch = args.batch, .epochs = args.epochs,
+                                     .dataset = args.dataset, .classes = classes, .callbacks = std::move(callbacks)});
 }
 
 // The chief's check: the distributed run against one process on the same global batches.
-int compare(const Run& distributed, const Run& single) {
-  double max_weight_difference = 0;
-  for (size_t i = 0; i < single.weights.size(); ++i)
-  {
-    max_weight_difference = std::max(
-        max_weight_difference, (distributed.weights[i] - single.weights[i]).abs().max().item<double>());
-  }
-  double max_log_difference = 0;
-  for (const auto& [key, values] : single.history)
-    for (size_t e = 0; e < values.size(); ++e)
-      max_log_difference = std::max(max_log_difference, std::abs(distributed.history.at(key).at(e) - values[e]));
-  for (const auto& [key, value] : single.evaluation)
-    max_log_difference = std::max(max_log_difference, std::abs(distributed.evaluation.at(key) - value));
-  // predict() splits each batch across the workers and gathers the shares: every worker has all predictions.
-  const double max_prediction_difference =
-      distributed.predictions.sizes() == single.predictions.sizes()
-          ? (distributed.predictions - single.predictions).abs().max().item<double>()
-          : std::numeric_limits<double>::infinity();
+int compare(const testing::ReplicaRun& distributed, const testing::ReplicaRun& single) {
+  const testing::ReplicaDifferences differences = testing::replica_differences(distributed, single);
   std::printf("max weight difference %.3g, max log difference %.3g, max prediction difference %.3g\n",
-              max_weight_difference, max_log_difference, max_prediction_difference);
+              differences.weights, differences.logs, differences.predictions);
   for (const auto& [key, values] : single.history)
     std::printf("%s: single %.6f distributed %.6f\n", key.c_str(), values.back(), distributed.history.at(key).back());
-  const bool equal = max_weight_difference < 1e-4 && max_log_difference < 1e-4 && max_prediction_difference < 1e-4;
+  const bool equal = differences.weights < 1e-4 && differences.logs < 1e-4 && differences.predictions < 1e-4;
   std::printf("%s\n", equal ? "EQUAL" : "DIFFERENT");
   return equal ? 0 : 1;
 }
@@ -175,7 +114,7 @@ int run_mode(const Args& args) {
   const int rank = strategy.replica_id();
   const datasets::Data data = datasets::fashion_mnist::load();
   if (args.mode == "equal") {
-    const Run distributed = train(args, strategy, data, 10);
+    const testing::ReplicaRun distributed = train(args, strategy, data, 10);
     if (!strategy.is_chief()) return 0;
     return compare(distributed, train(args, distribute::OneDeviceStrategy(), data, 10));
   }
@@ -204,13 +143,13 @@ int run_mode(const Args& args) {
       if (file) std::fclose(file);
       callbacks.push_back(die_after(args.die_step));
     }
-    const Run distributed = train(args, strategy, data, 10, callbacks);
+    const testing::ReplicaRun distributed = train(args, strategy, data, 10, callbacks);
     if (!strategy.is_chief()) return 0;
     Args single_args = args;
-    Run single = train(single_args, distribute::OneDeviceStrategy(), data, 10);
+    testing::ReplicaRun single = train(single_args, distribute::OneDeviceStrategy(), data, 10);
     // The resumed run's History holds only the epochs it ran; compare the weights and the evaluation.
     single.history.clear();
-    Run resumed = distributed;
+    testing::ReplicaRun resumed = distributed;
     resumed.history.clear();
     return compare(resumed, single);
   }
