@@ -9,15 +9,42 @@
 
 namespace strata {
 
+namespace {
+
+// Gives every unseeded random object of a model config (Dropout, noise and augmentation layers, initializers) a
+// seed of its own, numbered in config order from `base`.
+void seed_unseeded(nlohmann::json& config, uint64_t base, uint64_t& next) {
+  if (config.is_array()) {
+    for (auto& item : config) seed_unseeded(item, base, next);
+  } else if (config.is_object()) {
+    for (auto& [key, value] : config.items()) {
+      if (key == "seed" && value.is_null())
+        value = round_seed(base, next++) >> 33;  // 31 bits: a seed any Keras reader takes
+      else
+        seed_unseeded(value, base, next);
+    }
+  }
+}
+
+}  // namespace
+
 LocalReplicas::LocalReplicas(const Model& model, const std::vector<distribute::Strategy>& replicas)
     : strategy_(model.distribute_strategy()) {
   // The copies' initial weights are replaced by the model's when they join; drawing them must not shift what
-  // the model draws next (fit()'s shuffle seed).
+  // the model draws next (fit()'s shuffle seed, its Dropout masks).
   const KeepGlobalRandomState keep;
-  for (const auto& replica : replicas) {
+  // The copies' unseeded random layers get seeds of their own from one draw, so they never draw from the global
+  // generator, which stays the model's: set_random_seed keeps a run reproducible, and each replica's noise is
+  // its own.
+  const uint64_t noise_seed = draw_seed();
+  for (size_t i = 0; i < replicas.size(); ++i) {
+    const distribute::Strategy& replica = replicas[i];
     std::shared_ptr<Model> copy;
     try {
-      copy = models::clone_model(model);
+      nlohmann::json config = nlohmann::json::parse(model.to_json());
+      uint64_t next = 0;
+      seed_unseeded(config, round_seed(noise_seed, i), next);
+      copy = models::model_from_config(config);
       CompileOptions options = savedmodel::from_compile_config(savedmodel::to_compile_config(model.compile_options()));
       options.strategy = replica;
       copy->compile(std::move(options));

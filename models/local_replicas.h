@@ -1,6 +1,7 @@
 #pragma once
 // MirroredStrategy's further replicas in this process: a copy of the model on each further device
-// (clone_model, compiled from the same compile configuration under that replica's strategy handle), each running
+// (made from the model's config, as clone_model does, with seeds for its unseeded random layers, and compiled
+// from the same compile configuration under that replica's strategy handle), each running
 // on its own thread the same fit(), evaluate(), predict(), train_on_batch() or test_on_batch() call the model
 // runs as replica 0. The replicas meet in their collectives as separate processes would, so the loops stay
 // Model's own. The copies run no callbacks (Strategy::is_model_copy) and follow the chief's learning rate and

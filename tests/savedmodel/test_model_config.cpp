@@ -137,6 +137,22 @@ TEST_CASE("Sequential started from Input round-trips through both dialects", "[c
   check_both_dialects(model, {at::randn({5, 4})});
 }
 
+TEST_CASE("clone_model makes the same architecture with fresh weights of its own, as Keras' clone_model",
+          "[config]") {
+  Sequential model({Input({4}), layers::Dense(8, {.activation = "relu"}), layers::Dense(3)}, "original");
+  const std::shared_ptr<Model> copy = models::clone_model(model);
+  CHECK(copy->to_json() == model.to_json());  // same names, shapes and options
+  const auto original_weights = model.get_weights();
+  const auto copied_weights = copy->get_weights();
+  REQUIRE(copied_weights.size() == original_weights.size());
+  // Freshly initialised: glorot_uniform draws another kernel; the zero biases agree.
+  CHECK_FALSE(at::equal(copied_weights[0], original_weights[0]));
+  CHECK(at::equal(copied_weights[1], original_weights[1]));
+  // Its own tensors: training the copy leaves the model alone.
+  copy->weights()[0].detach().add_(1.0);
+  CHECK(at::equal(model.get_weights()[0], original_weights[0]));
+}
+
 TEST_CASE("functional models with a merge, a shared layer and two inputs and outputs round-trip", "[config]") {
   auto a = Input({4}, {.name = "a"});
   auto b = Input({4}, {.name = "b"});
