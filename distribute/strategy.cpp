@@ -55,6 +55,15 @@ void grouped(std::vector<at::Tensor>& tensors, const std::function<void(at::Tens
   }
 }
 
+// Replica r's rows [begin, end) of a global batch: contiguous blocks in replica order, the first
+// `global_size % replicas` replicas taking one more.
+std::pair<int64_t, int64_t> rows_of_replica(int64_t r, int64_t replicas, int64_t global_size) {
+  const int64_t base = global_size / replicas;
+  const int64_t extra = global_size % replicas;
+  const int64_t begin = r * base + std::min(r, extra);
+  return {begin, begin + base + (r < extra ? 1 : 0)};
+}
+
 std::string weight_list(const Model& model) {
   nlohmann::json list = nlohmann::json::array();
   for (const auto& variable : model.variables())
@@ -211,12 +220,7 @@ Strategy::Scope::Scope(const Strategy& strategy) : previous_(current_group) { cu
 Strategy::Scope::~Scope() { current_group = previous_; }
 
 std::pair<int64_t, int64_t> Strategy::replica_rows(int64_t global_size) const {
-  const int64_t replicas = num_replicas_in_sync();
-  const int64_t r = replica_id();
-  const int64_t base = global_size / replicas;
-  const int64_t extra = global_size % replicas;  // the first `extra` replicas take one more
-  const int64_t begin = r * base + std::min(r, extra);
-  return {begin, begin + base + (r < extra ? 1 : 0)};
+  return rows_of_replica(replica_id(), num_replicas_in_sync(), global_size);
 }
 
 Batch Strategy::replica_batch(const Batch& global) const {
@@ -252,17 +256,19 @@ int64_t Strategy::gradient_reductions() const { return group_->gradient_reductio
 
 at::Tensor Strategy::gather_replica_rows(const at::Tensor& local, int64_t global_size) const {
   if (!distributed()) return local;
-  // all_gather takes equal shapes: every share is padded to the largest, then each is cut back to its rows.
+  // all_gather takes equal shapes: every share is padded to the largest (replica 0's), then each is cut back.
   const int64_t replicas = num_replicas_in_sync();
-  const int64_t base = global_size / replicas, extra = global_size % replicas;
+  auto share_size = [&](int64_t r) {
+    const auto [begin, end] = rows_of_replica(r, replicas, global_size);
+    return end - begin;
+  };
   std::vector<int64_t> padded_shape = local.sizes().vec();
-  padded_shape[0] = base + (extra > 0 ? 1 : 0);
+  padded_shape[0] = share_size(0);
   at::Tensor padded = at::zeros(padded_shape, local.options());
   padded.narrow(0, 0, local.size(0)).copy_(local);
   const at::Tensor gathered = group_->all_gather(padded);
   std::vector<at::Tensor> rows;
-  for (int64_t replica = 0; replica < replicas; ++replica)
-    rows.push_back(gathered[replica].narrow(0, 0, base + (replica < extra ? 1 : 0)));
+  for (int64_t r = 0; r < replicas; ++r) rows.push_back(gathered[r].narrow(0, 0, share_size(r)));
   return at::cat(rows, 0);
 }
 

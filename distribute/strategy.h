@@ -76,7 +76,7 @@ class Strategy {
   // first step and each batch as it comes; metric states stay on the CPU.
   at::Device device() const;
   // MirroredStrategy: handles for this process's replicas after the first (one per further device), on which
-  // fit() and evaluate() run copies of the model; empty for the other strategies.
+  // the model's loops run its copies (models/local_replicas.h); empty for the other strategies.
   std::vector<Strategy> local_replicas() const;
   // MirroredStrategy, after replica `failed` of this process failed: frees the others from waiting for it in a
   // collective (theirs then fail with a DistributedError at once, not after the timeout). The strategy cannot be
