@@ -12,7 +12,6 @@ Usage: distributed_baseline.py --processes N [--per-replica-batch 64] [--steps 4
 """
 
 import argparse
-import gzip
 import json
 import os
 import socket
@@ -24,35 +23,20 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 from torch import nn
 
+# The same network and IDX reader as the single-process baseline (same directory).
+from torch_baseline import build_model, read_idx
+
 DEFAULT_DATA_DIR = "/usr/share/datasets/fashion-mnist"
 
 
-def read_idx(path, header_bytes):
-    with gzip.open(path, "rb") as f:
-        return np.frombuffer(f.read(), dtype=np.uint8, offset=header_bytes)
-
-
 def load(data_dir, samples):
-    images = read_idx(os.path.join(data_dir, "train-images-idx3-ubyte.gz"), 16).reshape(-1, 28, 28)
-    labels = read_idx(os.path.join(data_dir, "train-labels-idx1-ubyte.gz"), 8)
+    images = read_idx(os.path.join(data_dir, "train-images-idx3-ubyte.gz"))
+    labels = read_idx(os.path.join(data_dir, "train-labels-idx1-ubyte.gz"))
     if images.shape[0] < samples:
         raise SystemExit(f"need {samples} training images, {data_dir} has {images.shape[0]}")
     x = torch.from_numpy(images[:samples].copy()).to(torch.float32).div_(255.0)
     y = torch.from_numpy(labels[:samples].astype(np.int64))
     return x, y
-
-
-def build_model():
-    """The Strata bench's CNN in PyTorch's layout (NCHW; BatchNorm with Keras' eps 1e-3 and momentum 0.99,
-    which is PyTorch's momentum 0.01)."""
-    return nn.Sequential(
-        nn.Unflatten(1, (1, 28)),
-        nn.Conv2d(1, 32, 3, padding=1), nn.BatchNorm2d(32, eps=1e-3, momentum=0.01), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(32, 64, 3, padding=1), nn.BatchNorm2d(64, eps=1e-3, momentum=0.01), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Dropout(0.3),
-        nn.Linear(64 * 7 * 7, 128), nn.ReLU(), nn.Dropout(0.3),
-        nn.Linear(128, 10),
-    )
 
 
 def worker(rank, args, port, cores):
@@ -66,7 +50,7 @@ def worker(rank, args, port, cores):
     x, y = load(args.data, steps * global_batch)
 
     torch.manual_seed(0)
-    model = nn.parallel.DistributedDataParallel(build_model())  # broadcasts rank 0's weights
+    model = nn.parallel.DistributedDataParallel(build_model("cnn"))  # broadcasts rank 0's weights
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-7)  # Keras' epsilon
     loss_fn = nn.CrossEntropyLoss()
     order = torch.randperm(x.shape[0], generator=torch.Generator().manual_seed(1))  # the same on every rank
