@@ -91,7 +91,12 @@ std::shared_ptr<ReplicaGroup> join_replicas(const std::vector<at::Device>& devic
 }  // namespace
 
 MirroredStrategy::MirroredStrategy(std::vector<at::Device> devices, CommunicationOptions options)
-    : Strategy(join_replicas(devices.empty() ? default_devices() : devices, options)),
-      devices_(devices.empty() ? default_devices() : std::move(devices)) {}
+    : Strategy(join_replicas(devices.empty() ? default_devices() : std::move(devices), options)) {}
+
+std::vector<at::Device> MirroredStrategy::devices() const {
+  std::vector<at::Device> out = {device()};
+  for (const auto& replica : local_replicas()) out.push_back(replica.device());
+  return out;
+}
 
 }  // namespace strata::distribute

@@ -178,19 +178,17 @@ class MultiWorkerMirroredStrategy : public Strategy {
 };
 
 // tf.distribute.MirroredStrategy: one process, one replica per device in `devices` (default: every visible GPU,
-// or the CPU when there is none). The model itself is replica 0 on the first device; fit() and evaluate() copy
-// it (clone_model and the same compile configuration, so it must be Sequential, functional or a registered
-// class) onto each further device and run the copies on their own threads, summing gradients and metrics as
-// MultiWorkerMirroredStrategy does: NCCL between GPUs, Gloo over loopback between CPU replicas. The CPU may be
-// listed several times (logical devices, as tf.config's virtual CPUs) to run several replicas there; a GPU
-// may be listed once. Only the model's call runs callbacks and prints.
+// or the CPU when there is none). The model itself is replica 0 on the first device; its loops copy it (from its
+// config, as clone_model, and the same compile configuration, so it must be Sequential, functional or a
+// registered class) onto each further device and run the copies on their own threads, summing gradients and
+// metrics as MultiWorkerMirroredStrategy does: NCCL between GPUs, Gloo over loopback between CPU replicas. The
+// CPU may be listed several times (logical devices, as tf.config's virtual CPUs) to run several replicas there;
+// a GPU may be listed once. Only the model's call runs callbacks and prints (models/local_replicas.h).
 class MirroredStrategy : public Strategy {
  public:
   explicit MirroredStrategy(std::vector<at::Device> devices = {}, CommunicationOptions options = {});
-  const std::vector<at::Device>& devices() const { return devices_; }
-
- private:
-  std::vector<at::Device> devices_;
+  // The replicas' devices, in replica order.
+  std::vector<at::Device> devices() const;
 };
 
 // The strategy in effect on this thread: the innermost scope()'s, or the one fit()/evaluate() of a model
