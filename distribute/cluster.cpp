@@ -75,16 +75,31 @@ void read_common(ClusterSpec& spec) {
   }
 }
 
-ClusterSpec from_strata_variables() {
+// The names one launcher gives a process's place in the job.
+struct RankVariables {
+  const char* rank;
+  const char* world_size;
+  const char* local_rank;
+  const char* local_world_size;
+};
+
+// Rank and world size (both required), local rank and local world size (optional), each checked.
+ClusterSpec ranks_from(const RankVariables& names) {
   ClusterSpec spec;
-  if (!env("STRATA_WORLD_SIZE")) throw ValueError("STRATA_RANK is set but STRATA_WORLD_SIZE is not");
-  if (!env("STRATA_RANK")) throw ValueError("STRATA_WORLD_SIZE is set but STRATA_RANK is not");
-  spec.world_size = env_int("STRATA_WORLD_SIZE", 1);
-  spec.rank = env_int("STRATA_RANK", 0);
-  check_below("STRATA_RANK", spec.rank, "STRATA_WORLD_SIZE", spec.world_size);
-  spec.local_world_size = env_int_or("STRATA_LOCAL_WORLD_SIZE", 1, 1);
-  spec.local_rank = env_int_or("STRATA_LOCAL_RANK", 0, 0);
-  check_below("STRATA_LOCAL_RANK", spec.local_rank, "STRATA_LOCAL_WORLD_SIZE", spec.local_world_size);
+  if (!env(names.world_size))
+    throw ValueError(std::string(names.rank) + " is set but " + names.world_size + " is not");
+  if (!env(names.rank)) throw ValueError(std::string(names.world_size) + " is set but " + names.rank + " is not");
+  spec.world_size = env_int(names.world_size, 1);
+  spec.rank = env_int(names.rank, 0);
+  check_below(names.rank, spec.rank, names.world_size, spec.world_size);
+  spec.local_world_size = env_int_or(names.local_world_size, 1, 1);
+  spec.local_rank = env_int_or(names.local_rank, 0, 0);
+  check_below(names.local_rank, spec.local_rank, names.local_world_size, spec.local_world_size);
+  return spec;
+}
+
+ClusterSpec from_strata_variables() {
+  ClusterSpec spec = ranks_from({"STRATA_RANK", "STRATA_WORLD_SIZE", "STRATA_LOCAL_RANK", "STRATA_LOCAL_WORLD_SIZE"});
   if (auto url = env("STRATA_RENDEZVOUS")) {
     check_rendezvous("STRATA_RENDEZVOUS", *url);
     spec.rendezvous = *url;
@@ -97,15 +112,7 @@ ClusterSpec from_strata_variables() {
 }
 
 ClusterSpec from_torchrun_variables() {
-  ClusterSpec spec;
-  if (!env("WORLD_SIZE")) throw ValueError("RANK is set but WORLD_SIZE is not");
-  if (!env("RANK")) throw ValueError("WORLD_SIZE is set but RANK is not");
-  spec.world_size = env_int("WORLD_SIZE", 1);
-  spec.rank = env_int("RANK", 0);
-  check_below("RANK", spec.rank, "WORLD_SIZE", spec.world_size);
-  spec.local_world_size = env_int_or("LOCAL_WORLD_SIZE", 1, 1);
-  spec.local_rank = env_int_or("LOCAL_RANK", 0, 0);
-  check_below("LOCAL_RANK", spec.local_rank, "LOCAL_WORLD_SIZE", spec.local_world_size);
+  ClusterSpec spec = ranks_from({"RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE"});
   auto address = env("MASTER_ADDR");
   auto port = env("MASTER_PORT");
   if (address && port) {
